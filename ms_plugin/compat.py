@@ -1,0 +1,152 @@
+"""Fixes for defects of the pinned OpenMMLab stack, applied on ``import ms_plugin``.
+
+Each fix is guarded: it does nothing where the installed package is already
+correct, and :func:`apply_all` is idempotent.
+
+1. ``mmaction2`` 1.2.0's wheel lacks ``mmaction/models/localizers/drn`` while
+   ``mmaction/models/localizers/__init__.py`` imports it, so ``import
+   mmaction.models`` (and every Runner start) fails (open-mmlab/mmaction2#2714).
+   We register a stand-in ``DRN`` module that raises a clear error when built.
+2. ``torch>=2.6`` loads with ``weights_only=True`` by default, and
+   ``mmengine<=0.10.7`` calls ``torch.load`` without it, so resuming, testing
+   and ``load_from`` fail on the checkpoints MMEngine itself writes. We
+   allow-list, for the safe unpickler only, the few classes such checkpoints
+   hold (``HistoryBuffer``, numpy arrays and scalars, ``Counter``) and a
+   ``getattr`` limited to HistoryBuffer's methods. Safe loading stays on for
+   everything else.
+"""
+import importlib.util
+import os.path as osp
+import pickle
+import sys
+import types
+from typing import List
+
+import torch
+
+__all__ = ['apply_all', 'patch_missing_drn', 'allow_mmengine_checkpoints',
+           'mmengine_checkpoint_safe_globals']
+
+_DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
+_DRN_MESSAGE = (
+    'DRN is not available: the mmaction2 1.2.0 package on PyPI ships without '
+    '`mmaction/models/localizers/drn` (open-mmlab/mmaction2#2714). ms_plugin '
+    'registers this stand-in so that `import mmaction.models` works. To use DRN, '
+    'install mmaction2 from source (git clone open-mmlab/mmaction2 && pip install -e .).')
+
+
+def _version_tuple(version: str) -> tuple:
+    parts = []
+    for piece in version.split('+')[0].split('.')[:3]:
+        digits = ''.join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _drn_is_missing() -> bool:
+    """True when mmaction is installed but its DRN sub-package is not.
+
+    Looks at the file system only: importing ``mmaction.models.localizers`` to
+    find out would trigger the very error this works around.
+    """
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    root = list(spec.submodule_search_locations)[0]
+    localizers = osp.join(root, 'models', 'localizers')
+    return osp.isdir(localizers) and not osp.isdir(osp.join(localizers, 'drn'))
+
+
+def patch_missing_drn() -> bool:
+    """Install a stand-in ``mmaction.models.localizers.drn`` if it is missing.
+
+    Returns:
+        bool: Whether the stand-in was installed (False when DRN exists or the
+        stand-in is already there).
+    """
+    if _DRN_MODULES[1] in sys.modules or not _drn_is_missing():
+        return False
+    # Importing the registry is safe: mmaction.registry does not import models.
+    from mmaction.registry import MODELS
+    class DRN(torch.nn.Module):
+        """Stand-in for mmaction2's DRN localizer, absent from its 1.2.0 wheel."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(_DRN_MESSAGE)
+
+    package = types.ModuleType(_DRN_MODULES[0])
+    package.__path__ = []  # a package, so that `from .drn.drn import DRN` resolves
+    module = types.ModuleType(_DRN_MODULES[1])
+    module.DRN = DRN
+    module.__doc__ = _DRN_MESSAGE
+    package.drn = module
+    if 'DRN' not in MODELS.module_dict:
+        MODELS.register_module(module=DRN)
+    sys.modules[_DRN_MODULES[0]] = package
+    sys.modules[_DRN_MODULES[1]] = module
+    return True
+
+
+def _history_buffer_getattr(obj, name):
+    """``getattr`` for the safe unpickler, limited to HistoryBuffer's public methods."""
+    from mmengine.logging import HistoryBuffer
+    if (isinstance(obj, type) and issubclass(obj, HistoryBuffer) and isinstance(name, str)
+            and not name.startswith('_') and callable(getattr(obj, name, None))):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'ms_plugin refuses getattr({obj!r}, {name!r}) while loading a checkpoint with '
+        'weights_only=True: only public methods of mmengine HistoryBuffer are allowed. '
+        'If you trust this file, load it with torch.load(..., weights_only=False).')
+
+
+def mmengine_checkpoint_safe_globals() -> List[object]:
+    """Classes and functions that MMEngine checkpoints pickle besides tensors.
+
+    ``meta['message_hub']`` holds :class:`~mmengine.logging.HistoryBuffer`
+    objects backed by numpy arrays, and numpy scalars (loss values, lr);
+    parameter schedulers hold ``collections.Counter`` milestones.
+    """
+    import collections
+
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    safe = [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+            collections.Counter, collections.defaultdict,
+            # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'min'):
+            # a getattr limited to that, never the builtin (which would open __globals__).
+            (_history_buffer_getattr, 'builtins.getattr')]
+    # numpy>=1.25 pickles a dtype as an instance of its own class (np.dtypes.Float64DType).
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe.extend(getattr(dtypes, name) for name in dir(dtypes) if name.endswith('DType'))
+    return safe
+
+
+def _mmengine_needs_safe_globals() -> bool:
+    import mmengine
+    torch_needs = _version_tuple(torch.__version__) >= (2, 6, 0)
+    # Fixed upstream after 0.10.7 (open-mmlab/mmengine#1670): load with weights_only=False.
+    mmengine_broken = _version_tuple(mmengine.__version__) <= (0, 10, 7)
+    return torch_needs and mmengine_broken and hasattr(torch.serialization, 'add_safe_globals')
+
+
+def allow_mmengine_checkpoints() -> bool:
+    """Let ``torch.load(weights_only=True)`` read checkpoints MMEngine writes.
+
+    Returns:
+        bool: Whether the allow-list was extended.
+    """
+    if not _mmengine_needs_safe_globals():
+        return False
+    torch.serialization.add_safe_globals(mmengine_checkpoint_safe_globals())
+    return True
+
+
+def apply_all() -> dict:
+    """Apply every fix; returns which ones changed something."""
+    return dict(drn=patch_missing_drn(), weights_only=allow_mmengine_checkpoints())

@@ -1,0 +1,1 @@
+"""Modules registered in ``mmaction.registry.MODELS`` (registry name = class name)."""

@@ -1,0 +1,1 @@
+"""Pure tensor functions (no OpenMMLab imports) behind the plugin's modules."""
