@@ -1,0 +1,101 @@
+"""Test (and evaluate) a checkpoint from an MMAction2 config, with ms_plugin loaded first.
+
+It takes the same arguments as MMAction2's ``tools/test.py``. Importing
+``ms_plugin`` first matters here: with torch >= 2.6 and mmengine 0.10.7,
+loading an MMEngine checkpoint fails with ``UnpicklingError`` unless
+:mod:`ms_plugin.compat` has allow-listed what such checkpoints hold. As in
+``tools/train.py``, a distributed launch without CUDA runs on the CPU (gloo).
+
+Examples::
+
+    python tools/test.py configs/msnet_r50_sthv1.py work_dirs/msnet/epoch_40.pth
+    python tools/test.py CONFIG CKPT --dump results.pkl
+    tools/dist_test.sh CONFIG CKPT 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+# train.py imports ms_plugin (the compat fixes) and holds the shared launch helpers.
+from train import (CFG_OPTIONS_HELP, LAUNCHERS, build_runner,  # noqa: E402
+                   default_work_dir, setup_cpu_distributed)
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """Read the command line (MMAction2's ``tools/test.py`` arguments)."""
+    parser = argparse.ArgumentParser(
+        description='Test an MMAction2 recognizer checkpoint with ms_plugin loaded. Without '
+        'CUDA, a distributed launch (--launcher pytorch/slurm/mpi) runs on the CPU with the '
+        'gloo backend.')
+    parser.add_argument('config', help='path of the config')
+    parser.add_argument('checkpoint', help='checkpoint file to test')
+    parser.add_argument(
+        '--work-dir', help='folder for the log and metrics. Defaults to the config\'s '
+        'work_dir, else work_dirs/<config name>')
+    parser.add_argument(
+        '--dump', type=str, help='also write the predictions to this .pkl file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    parser.add_argument(
+        '--show-dir', help='save visualized predictions under this folder')
+    parser.add_argument(
+        '--show', action='store_true', help='show the predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualize every N-th sample. Defaults to 1')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each window stays open with --show. Defaults to 2')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (see tools/train.py --help)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Write the command-line choices into ``cfg``; ``--cfg-options`` go before work_dir."""
+    cfg.launcher = args.launcher
+    if args.show or args.show_dir is not None:
+        hooks = cfg.get('default_hooks') or {}
+        if 'visualization' not in hooks:
+            raise KeyError(
+                '--show/--show-dir need a VisualizationHook: add '
+                'default_hooks = dict(visualization=dict(type="VisualizationHook")) '
+                'to the config.')
+        hooks['visualization'].update(
+            enable=True, show=args.show, wait_time=args.wait_time, out_dir=args.show_dir,
+            interval=args.interval)
+
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump writes a pickle: give a .pkl path, not {args.dump!r}')
+        evaluators = cfg.test_evaluator
+        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+        cfg.test_evaluator = evaluators + [ConfigDict(type='DumpResults',
+                                                      out_file_path=args.dump)]
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(args.config)
+    cfg.load_from = args.checkpoint
+    return cfg
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = parse_args(argv)
+    cfg = merge_test_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg)
+    build_runner(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
