@@ -1,0 +1,1 @@
+"""Helpers behind the plugin's command-line tools (no model registration here)."""
