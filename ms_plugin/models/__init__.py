@@ -1,1 +1,3 @@
 """Modules registered in ``mmaction.registry.MODELS`` (registry name = class name)."""
+from .motion_squeeze import MotionSqueeze, SeparableConvBlock  # noqa: F401
+from . import backbones, recognizers  # noqa: F401,E402  (registers ResNetTSM_MS and MSNet)

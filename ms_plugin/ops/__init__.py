@@ -1,1 +1,7 @@
 """Pure tensor functions (no OpenMMLab imports) behind the plugin's modules."""
+from .correlation import (displacement_grid, l2_normalize, local_correlation,
+                          naive_local_correlation)
+from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
+
+__all__ = ['displacement_grid', 'l2_normalize', 'local_correlation', 'naive_local_correlation',
+           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES']

@@ -1,0 +1,192 @@
+"""The MotionSqueeze (MS) module of Kwon et al., ECCV 2020 (the paper's Figure 2)."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmaction.registry import MODELS
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+
+from ..ops import SOFT_ARGMAX_MODES, kernel_soft_argmax, l2_normalize, local_correlation
+
+__all__ = ['MotionSqueeze', 'SeparableConvBlock']
+
+
+class SeparableConvBlock(nn.Sequential):
+    """Depthwise ``k x k`` conv -> norm -> act -> ``1 x 1`` conv -> norm -> act, no bias.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Kernel size of the depthwise conv (odd).
+        norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the activations. Defaults to ``dict(type='ReLU')``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU')) -> None:
+        if kernel_size % 2 != 1:
+            raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
+        super().__init__()
+        self.depthwise = ConvModule(in_channels, in_channels, kernel_size,
+                                    padding=kernel_size // 2, groups=in_channels, bias=False,
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+
+@MODELS.register_module()
+class MotionSqueeze(BaseModule):
+    """MotionSqueeze: motion features from the features of adjacent frames.
+
+    For each pair of frames (t, t+1) of a clip: reduce channels (1x1 conv),
+    L2-normalise, correlate locally (a ``(2d+1) x (2d+1)`` neighbourhood, ReLU),
+    turn the correlation into a displacement (dx, dy) by kernel-soft-argmax
+    and a confidence (its maximum), repeat the last pair's map for the last
+    frame, transform the 3-channel motion map with four depthwise-separable
+    conv blocks back to ``in_channels`` and add it to the input.
+
+    Every default is the authors' reference value.
+
+    Args:
+        in_channels (int): Channels C of the input (512 after res3 of
+            ResNet-50, 128 for ResNet-18).
+        num_segments (int): Frames T per clip; the batch holds N*T frames,
+            clip-major. At least 2.
+        reduced_channels (int): Channels after the 1x1 reduction. Defaults to 64.
+        max_displacement (int): Largest offset d of the correlation, in
+            feature-grid cells. Defaults to 7 (a 15x15 patch).
+        sigma (float): Std of the Gaussian of the kernel-soft-argmax, in grid
+            cells. Defaults to 5.0.
+        temperature (float): Softmax temperature (multiplies the logits).
+            Defaults to 100.0.
+        soft_argmax (str): ``'kernel'`` (the paper's), ``'plain'`` or
+            ``'hard'`` (ablations). Defaults to ``'kernel'``.
+        use_confidence (bool): Feed the confidence map to the transform
+            besides (dx, dy). Defaults to True.
+        transform_channels (Sequence[int]): Output channels of the first three
+            separable blocks; the fourth outputs ``in_channels``.
+            Defaults to ``(16, 32, 64)``.
+        transform_kernel_sizes (Sequence[int]): Depthwise kernel size of each
+            of the four blocks. Defaults to ``(7, 3, 3, 3)``.
+        norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Config of the activations. Defaults to ``dict(type='ReLU')``.
+        init_cfg (dict, optional): MMEngine init config. Defaults to None
+            (convs keep ConvModule's Kaiming fan-out init, norms weight 1 bias 0,
+            as the reference).
+
+    Attributes:
+        keep_motion (bool): When True, :meth:`forward` stores the motion map in
+            :attr:`last_motion`. Defaults to False (nothing is kept).
+        last_motion (Tensor | None): ``[N*T, 3, H, W]`` (dx, dy, confidence) of
+            the last forward, detached; dx and dy in ``[-1, 1]`` (units of
+            ``max_displacement`` cells, +x right, +y down).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_segments: int,
+                 reduced_channels: int = 64,
+                 max_displacement: int = 7,
+                 sigma: float = 5.0,
+                 temperature: float = 100.0,
+                 soft_argmax: str = 'kernel',
+                 use_confidence: bool = True,
+                 transform_channels: Sequence[int] = (16, 32, 64),
+                 transform_kernel_sizes: Sequence[int] = (7, 3, 3, 3),
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_segments < 2:
+            raise ValueError('MotionSqueeze needs num_segments >= 2 (it correlates adjacent '
+                             f'frames); got num_segments={num_segments}.')
+        if soft_argmax not in SOFT_ARGMAX_MODES:
+            raise ValueError(f'soft_argmax must be one of {SOFT_ARGMAX_MODES}, '
+                             f'got {soft_argmax!r}.')
+        if len(transform_kernel_sizes) != len(transform_channels) + 1:
+            raise ValueError('transform_kernel_sizes needs one entry per block, i.e. '
+                             f'len(transform_channels) + 1 = {len(transform_channels) + 1}; '
+                             f'got {tuple(transform_kernel_sizes)}.')
+        self.in_channels = in_channels
+        self.num_segments = num_segments
+        self.max_displacement = max_displacement
+        self.sigma = sigma
+        self.temperature = temperature
+        self.soft_argmax = soft_argmax
+        self.use_confidence = use_confidence
+        self.keep_motion = False
+        self.last_motion: Optional[torch.Tensor] = None
+
+        self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
+                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
+        channels = [3 if use_confidence else 2, *transform_channels, in_channels]
+        self.transform = nn.Sequential(*[
+            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
+            for i, kernel_size in enumerate(transform_kernel_sizes)
+        ])
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError('MotionSqueeze expects frame features [N*T, C, H, W]; '
+                             f'got a {x.dim()}-D tensor of shape {tuple(x.shape)}.')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'MotionSqueeze was built with in_channels={self.in_channels} but '
+                             f'got {x.shape[1]} channels; set in_channels to the channels of '
+                             'the stage it follows.')
+        if x.shape[0] % self.num_segments != 0:
+            raise ValueError(f'MotionSqueeze got a batch of {x.shape[0]} frames, not a multiple '
+                             f'of num_segments={self.num_segments}; the batch must be N clips x '
+                             'T frames, clip-major. Check num_segments against the '
+                             "pipeline's clip_len * num_clips.")
+
+    def estimate_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """Displacement and confidence of every frame, before the transform.
+
+        Args:
+            x (Tensor): ``[N*T, C, H, W]`` input features.
+
+        Returns:
+            Tensor: ``[N*T, 3, H, W]`` holding dx, dy (in ``[-1, 1]``) and the
+            confidence, in float32 (at least); the last frame repeats the map
+            of the pair (T-2, T-1).
+        """
+        self._check_input(x)
+        t = self.num_segments
+        feat = self.reduce(x)  # [N*T, C', H, W]
+        nt, c, h, w = feat.shape
+        with torch.autocast(device_type=feat.device.type, enabled=False):
+            # Matching runs in float32 under autocast: temperature * corr needs the precision.
+            feat = l2_normalize(feat.to(torch.promote_types(feat.dtype, torch.float32)))
+            feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
+            src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
+            tgt = feat[:, 1:].reshape(-1, c, h, w)
+            corr = local_correlation(src, tgt, self.max_displacement).relu()
+            disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
+                                            self.temperature, self.soft_argmax)
+        motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
+        motion = motion.view(nt // t, t - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
+        # The last frame has no successor: it repeats the last pair's map.
+        motion = torch.cat([motion, motion[:, -1:]], dim=1)  # -> [N, T, 3, H, W]
+        return motion.flatten(0, 1)  # -> [N*T, 3, H, W]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + transform(dx, dy, confidence)``.
+
+        Args:
+            x (Tensor): ``[N*T, C, H, W]`` features, clip-major.
+
+        Returns:
+            Tensor: ``[N*T, C, H, W]``.
+        """
+        motion = self.estimate_motion(x)
+        if self.keep_motion:
+            self.last_motion = motion.detach()
+        if not self.use_confidence:
+            motion = motion[:, :2]
+        return x + self.transform(motion.to(x.dtype))
+
+    def extra_repr(self) -> str:
+        return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '
+                f'sigma={self.sigma}, temperature={self.temperature}, '
+                f'soft_argmax={self.soft_argmax!r}, use_confidence={self.use_confidence}')
