@@ -1,0 +1,2 @@
+"""Backbones registered in ``mmaction.registry.MODELS``."""
+from .resnet_tsm_ms import ResNetTSM_MS  # noqa: F401

@@ -1,0 +1,2 @@
+"""Recognizers registered in ``mmaction.registry.MODELS``."""
+from .msnet import MSNet  # noqa: F401

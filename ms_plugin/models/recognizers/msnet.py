@@ -1,0 +1,182 @@
+"""``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50."""
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmaction.models.recognizers.recognizer2d import Recognizer2D
+from mmaction.registry import MODELS
+from mmaction.utils import OptConfigType, SampleList
+
+from ..motion_squeeze import MotionSqueeze
+
+__all__ = ['MSNet']
+
+# The paper's MSNet: TSM ResNet-50, 8 frames, 1/8 of the channels shifted each
+# way, one MS module after res3. ImageNet initialisation is set by the configs
+# (``pretrained='torchvision://resnet50'``) so that building never downloads.
+DEFAULT_BACKBONE = dict(
+    type='ResNetTSM_MS',
+    depth=50,
+    num_segments=8,
+    shift_div=8,
+    ms_stages=(1, ),
+    pretrained=None,
+    norm_eval=False)
+# ``in_channels``, ``num_segments`` and ``temporal_pool`` are taken from the
+# backbone unless given (see ``MSNet``).
+DEFAULT_HEAD = dict(
+    type='TSMHead',
+    num_classes=174,
+    spatial_type='avg',
+    consensus=dict(type='AvgConsensus', dim=1),
+    dropout_ratio=0.5,
+    init_std=0.001,
+    is_shift=True,
+    average_clips='prob')
+# Scoped name: MMEngine builds the preprocessor from its root registry, so
+# ``MSNet()`` then works outside an ``mmaction`` default scope too.
+DEFAULT_PREPROCESSOR = dict(
+    type='mmaction.ActionDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    format_shape='NCHW')
+# Head arguments that must agree with the backbone.
+_SYNCED_HEAD_ARGS = ('num_segments', 'temporal_pool')
+
+
+def _type_name(cfg: Dict) -> object:
+    kind = cfg.get('type')
+    return kind.split('.')[-1] if isinstance(kind, str) else kind
+
+
+def _merge_defaults(defaults: Dict, given: OptConfigType) -> Dict:
+    """``defaults`` updated (recursively) by ``given``; a ``given`` of another
+    ``type`` replaces the defaults instead of being merged into them."""
+    if given is None:
+        return copy.deepcopy(defaults)
+    given = dict(given)
+    if 'type' in given and _type_name(given) != _type_name(defaults):
+        return given
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_defaults(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@MODELS.register_module()
+class MSNet(Recognizer2D):
+    """MSNet (Kwon et al., ECCV 2020): a 2D recognizer on a TSM ResNet with
+    MotionSqueeze modules.
+
+    Every argument defaults to the paper's MSNet-R50: backbone
+    ``ResNetTSM_MS`` of depth 50, 8 segments, ``shift_div=8``, one MS module
+    after res3; a ``TSMHead`` with 174 classes (Something-Something) and
+    dropout 0.5; an ``ActionDataPreprocessor`` with the ImageNet mean and std.
+    A dict given for one part is merged into its defaults, so
+    ``MSNet(backbone=dict(depth=18))`` changes the depth only; a dict with
+    another ``type`` replaces the defaults. The head's ``in_channels``,
+    ``num_segments`` and ``temporal_pool`` follow the backbone unless set.
+
+    Args:
+        backbone (dict, optional): Backbone config. Defaults to None (the
+            paper's).
+        cls_head (dict, optional): Head config. Defaults to None (the paper's).
+        neck (dict, optional): Neck config. Defaults to None.
+        train_cfg (dict, optional): Training config. Defaults to None.
+        test_cfg (dict, optional): Testing config. Defaults to None.
+        data_preprocessor (dict, optional): Preprocessor config. Defaults to
+            None (the paper's).
+    """
+
+    def __init__(self,
+                 backbone: OptConfigType = None,
+                 cls_head: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None) -> None:
+        backbone = _merge_defaults(DEFAULT_BACKBONE, backbone)
+        head = _merge_defaults(DEFAULT_HEAD, cls_head)
+        data_preprocessor = _merge_defaults(DEFAULT_PREPROCESSOR, data_preprocessor)
+        # The head is built after the backbone so that it can follow it; it is
+        # also the last module, which TSMOptimWrapperConstructor requires.
+        super().__init__(backbone=backbone, neck=neck, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor)
+        self.cls_head = MODELS.build(self._head_for_backbone(head))
+
+    def _head_for_backbone(self, head: Dict) -> Dict:
+        """Fill in (or check) the head arguments that must match the backbone."""
+        if 'in_channels' not in head:
+            feat_dim = getattr(self.backbone, 'feat_dim', None)
+            if feat_dim is None:
+                raise ValueError(
+                    f'MSNet cannot tell the output channels of a {type(self.backbone).__name__} '
+                    'backbone; set cls_head.in_channels.')
+            head['in_channels'] = feat_dim
+        if _type_name(head) != 'TSMHead':
+            return head
+        for key in _SYNCED_HEAD_ARGS:
+            value = getattr(self.backbone, key, None)
+            if value is None:
+                continue
+            if key not in head:
+                head[key] = value
+            elif head[key] != value:
+                raise ValueError(
+                    f'cls_head.{key}={head[key]} but backbone.{key}={value}: TSMHead averages '
+                    'the frames of a clip and needs the same value. Set it on the backbone '
+                    'only; MSNet copies it to the head.')
+        return head
+
+    def motion_squeeze_modules(self) -> Dict[str, MotionSqueeze]:
+        """The model's MotionSqueeze modules by name (e.g.
+        ``'backbone.ms_layer2'``)."""
+        return {name: module for name, module in self.named_modules()
+                if isinstance(module, MotionSqueeze)}
+
+    def predict_motion(self, inputs: torch.Tensor, data_samples: SampleList
+                       ) -> Tuple[SampleList, Dict[str, torch.Tensor]]:
+        """Predict, and hand back the motion maps of every MS module.
+
+        Args:
+            inputs (Tensor): ``[B, views*T, 3, H, W]``, as :meth:`predict`
+                takes them (i.e. after ``data_preprocessor``).
+            data_samples (list[ActionDataSample]): The batch's data samples.
+
+        Returns:
+            tuple: The predictions (as :meth:`predict`), and a dict from
+            module name to its motion map ``[B*views*T, 3, H', W']``
+            (dx, dy, confidence) on the CPU, in the order of the frames of
+            ``inputs``; dx, dy in ``[-1, 1]`` (units of the module's
+            ``max_displacement`` cells, +x right, +y down). Runs without
+            gradients.
+        """
+        modules = self.motion_squeeze_modules()
+        if not modules:
+            raise RuntimeError('predict_motion needs MotionSqueeze modules; this model has none '
+                               '(check backbone.ms_stages).')
+        maps: Dict[str, List[torch.Tensor]] = {name: [] for name in modules}
+        kept = {name: module.keep_motion for name, module in modules.items()}
+        # A hook per forward, not last_motion at the end: with
+        # test_cfg.max_testing_views the views go through in several chunks.
+        handles = [
+            module.register_forward_hook(
+                lambda mod, args, out, name=name: maps[name].append(mod.last_motion.cpu()))
+            for name, module in modules.items()
+        ]
+        try:
+            for module in modules.values():
+                module.keep_motion = True
+            with torch.no_grad():
+                predictions = self.predict(inputs, data_samples)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for name, module in modules.items():
+                module.keep_motion = kept[name]
+                if not kept[name]:
+                    module.last_motion = None  # free what this call stored
+        return predictions, {name: torch.cat(chunks) for name, chunks in maps.items()}
