@@ -1,0 +1,155 @@
+"""Tests of the registered MotionSqueeze module."""
+import pytest
+import torch
+from mmaction.registry import MODELS
+
+from ms_plugin.models import MotionSqueeze
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('in_channels,expected', [(512, 70905), (128, 20985)])
+def test_parameter_count_matches_reference(in_channels, expected):
+    assert n_params(MotionSqueeze(in_channels, 8)) == expected
+
+
+def test_registered_and_built_from_config():
+    module = MODELS.build(dict(type='MotionSqueeze', in_channels=32, num_segments=4,
+                               max_displacement=3, soft_argmax='plain'))
+    assert isinstance(module, MotionSqueeze)
+    assert module.max_displacement == 3 and module.soft_argmax == 'plain'
+
+
+def test_forward_shape_and_residual():
+    module = MotionSqueeze(16, 4, reduced_channels=8, max_displacement=3)
+    x = torch.randn(2 * 4, 16, 7, 9)
+    out = module(x)
+    assert out.shape == x.shape
+    # The transform ends in ReLU, so the sum is never below the input.
+    assert (out >= x - 1e-6).all() and not torch.equal(out, x)
+
+
+def test_every_parameter_gets_a_gradient():
+    module = MotionSqueeze(16, 3, reduced_channels=8, max_displacement=2)
+    x = torch.randn(2 * 3, 16, 6, 6, requires_grad=True)
+    module(x).square().sum().backward()
+    for name, param in module.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert x.grad is not None
+
+
+def _identity_reduce(module):
+    """Make the 1x1 reduction an identity (BN in eval with unit statistics)."""
+    with torch.no_grad():
+        weight = module.reduce.conv.weight
+        weight.zero_()
+        weight[:, :, 0, 0] = torch.eye(weight.shape[0])
+    module.eval()
+
+
+def test_motion_of_a_shifted_clip():
+    t, c = 3, 16
+    module = MotionSqueeze(c, t, reduced_channels=c, max_displacement=4)
+    _identity_reduce(module)
+    frame = torch.rand(1, c, 20, 22)  # non-negative: passes the ReLU unchanged
+    # Frame t+1 is frame t moved by (dx, dy) = (2, -1), then (1, 3).
+    clip = [frame, torch.roll(frame, (-1, 2), (2, 3))]
+    clip.append(torch.roll(clip[1], (3, 1), (2, 3)))
+    motion = module.estimate_motion(torch.cat(clip))
+    assert motion.shape == (t, 3, 20, 22)
+    inner = (slice(6, 14), slice(6, 16))
+    expected = [(2, -1), (1, 3), (1, 3)]  # the last frame repeats the last pair
+    for i, (dx, dy) in enumerate(expected):
+        assert torch.allclose(motion[i, 0][inner], torch.tensor(dx / 4), atol=1e-3)
+        assert torch.allclose(motion[i, 1][inner], torch.tensor(dy / 4), atol=1e-3)
+        assert (motion[i, 2][inner] > 0.99).all()
+
+
+def test_clips_are_not_mixed():
+    # Two clips in one batch: the motion of clip 0 must not depend on clip 1.
+    module = MotionSqueeze(8, 2, reduced_channels=8, max_displacement=2).eval()
+    a = torch.randn(2, 8, 5, 5)
+    b = torch.randn(2, 8, 5, 5)
+    with torch.no_grad():
+        alone = module.estimate_motion(a)
+        together = module.estimate_motion(torch.cat([a, b]))
+    torch.testing.assert_close(together[:2], alone)
+
+
+def test_keep_motion_is_off_by_default_and_stores_maps():
+    module = MotionSqueeze(8, 2, reduced_channels=4, max_displacement=2)
+    x = torch.randn(4, 8, 5, 6)
+    module(x)
+    assert module.last_motion is None
+    module.keep_motion = True
+    module(x)
+    assert module.last_motion.shape == (4, 3, 5, 6)
+    assert not module.last_motion.requires_grad
+    assert module.last_motion[:, :2].abs().max() <= 1.0
+
+
+def test_without_confidence_uses_two_channels():
+    module = MotionSqueeze(8, 2, use_confidence=False, reduced_channels=4, max_displacement=1)
+    assert module.transform[0].depthwise.conv.in_channels == 2
+    module.keep_motion = True
+    assert module(torch.randn(4, 8, 3, 3)).shape == (4, 8, 3, 3)
+    assert module.last_motion.shape[1] == 3  # still kept for visualisation
+
+
+def test_configurable_transform():
+    module = MotionSqueeze(24, 2, transform_channels=(4, 8), transform_kernel_sizes=(5, 3, 1))
+    assert len(module.transform) == 3
+    assert module.transform[0].depthwise.conv.kernel_size == (5, 5)
+    assert module.transform[-1].pointwise.conv.out_channels == 24
+    assert module(torch.randn(4, 24, 6, 6)).shape == (4, 24, 6, 6)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(num_segments=1), 'num_segments >= 2'),
+    (dict(soft_argmax='max'), 'soft_argmax'),
+    (dict(transform_kernel_sizes=(7, 3)), 'transform_kernel_sizes'),
+    (dict(transform_kernel_sizes=(7, 3, 4, 3)), 'odd'),
+])
+def test_bad_arguments(kwargs, match):
+    args = dict(in_channels=8, num_segments=4)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        MotionSqueeze(**args)
+
+
+@pytest.mark.parametrize('shape,match', [
+    ((6, 8, 4, 4), 'not a multiple of num_segments=4'),
+    ((8, 6, 4, 4), 'in_channels=8'),
+    ((8, 8, 4), '3-D'),
+])
+def test_bad_input(shape, match):
+    module = MotionSqueeze(8, 4, max_displacement=1)
+    with pytest.raises(ValueError, match=match):
+        module(torch.randn(shape))
+
+
+def test_bfloat16_autocast_is_finite_and_accurate():
+    module = MotionSqueeze(32, 4, max_displacement=3).eval()
+    x = torch.randn(8, 32, 8, 8)
+    with torch.no_grad():
+        ref = module.estimate_motion(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = module(x)
+            motion = module.estimate_motion(x)
+    assert torch.isfinite(out).all()
+    assert motion.dtype == torch.float32
+    # Only the bf16 1x1 reduction differs; matching itself runs in float32.
+    assert (motion[:, 2] - ref[:, 2]).abs().max() < 0.05
+
+
+def test_multi_view_batches():
+    # 2 clips x 6 views x T frames: any batch of whole clips works.
+    module = MotionSqueeze(8, 3, reduced_channels=4, max_displacement=1)
+    assert module(torch.randn(2 * 6 * 3, 8, 4, 4)).shape == (36, 8, 4, 4)
