@@ -116,17 +116,30 @@ def collect_motion(model: nn.Module, clip: Tensor) -> Dict[str, Tensor]:
     modules = find_motion_modules(model)
     was_training = model.training
     kept = {name: getattr(module, 'keep_motion', False) for name, module in modules.items()}
+    maps: Dict[str, List[Tensor]] = {name: [] for name in modules}
+    # A hook per forward rather than last_motion at the end: with
+    # test_cfg.max_testing_views a recognizer runs the views in chunks.
+    handles = [
+        module.register_forward_hook(
+            lambda mod, args, out, name=name: maps[name].append(mod.last_motion.float().cpu()))
+        for name, module in modules.items()
+    ]
     model.eval()
     try:
         for module in modules.values():
             module.keep_motion = True
         _forward(model, clip)
-        motion = {name: module.last_motion.detach().float().cpu()
-                  for name, module in modules.items()}
     finally:
+        for handle in handles:
+            handle.remove()
         for name, module in modules.items():
             module.keep_motion = kept[name]
         model.train(was_training)
+    silent = [name for name, chunks in maps.items() if not chunks]
+    if silent:
+        raise RuntimeError(f'MotionSqueeze modules {silent} did not run in the forward pass; '
+                           "check that the backbone's forward calls them.")
+    motion = {name: torch.cat(chunks) for name, chunks in maps.items()}
     return motion
 
 
