@@ -1,0 +1,348 @@
+"""``TimmTSM_MS``: any timm CNN as a TSM backbone with MotionSqueeze modules."""
+import functools
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmaction.registry import MODELS
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
+
+from ...ops.temporal_shift import temporal_shift
+
+__all__ = ['TimmTSM_MS']
+
+# Arguments of MotionSqueeze that the backbone sets itself, per stage.
+_STAGE_ARGS = ('in_channels', 'num_segments')
+# The paper's MS position: after res3, the first stage at 1/8 of the input size.
+_DEFAULT_MS_REDUCTION = 8
+# Wrappers that checkpoints are commonly saved in.
+_CHECKPOINT_KEYS = ('state_dict', 'model', 'module')
+
+
+def _shift_hook(num_segments: int, shift_div: int, module: nn.Module,
+                args: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor, ...]:
+    """Forward pre-hook: temporally shift the first input of ``module``."""
+    return (temporal_shift(args[0], num_segments, shift_div), *args[1:])
+
+
+def _block_patterns(model: nn.Module) -> List[str]:
+    """The regexes timm uses to name the residual blocks of ``model``.
+
+    ``group_matcher(coarse=False)['blocks']`` is a regex, or a list of
+    ``(regex, suffix)``; entries with a suffix are extra groups (downsample
+    layers, head convs), not blocks.
+    """
+    matcher = model.group_matcher(coarse=False).get('blocks', [])
+    if isinstance(matcher, str):
+        return [matcher]
+    return [pattern for pattern, suffix in matcher if suffix is None]
+
+
+def find_blocks(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """The outermost modules whose names match timm's block regexes.
+
+    Args:
+        model (nn.Module): A timm model with ``group_matcher``.
+
+    Returns:
+        list[tuple[str, nn.Module]]: ``(name, block)`` in registration order.
+    """
+    patterns = [re.compile(p) for p in _block_patterns(model)]
+    blocks: List[Tuple[str, nn.Module]] = []
+    for name, module in model.named_modules():
+        if not name or not any(p.match(name) for p in patterns):
+            continue
+        if blocks and name.startswith(blocks[-1][0] + '.'):
+            continue  # inside a block already found
+        blocks.append((name, module))
+    return blocks
+
+
+def _first_conv(block: nn.Module) -> Optional[nn.Conv2d]:
+    return next((m for m in block.modules() if isinstance(m, nn.Conv2d)), None)
+
+
+@MODELS.register_module()
+class TimmTSM_MS(BaseModule):
+    """A timm CNN turned into a TSM backbone with MotionSqueeze (MS) modules.
+
+    The timm model is built with ``pretrained=False`` (no download) and cut
+    after stage ``out_stage`` with timm's ``prune_intermediate_layers``; its
+    stages are the entries of timm's ``feature_info`` (each with ``num_chs``,
+    ``reduction`` and ``module``). Nothing is renamed: the timm model is the
+    attribute ``model``, so its keys are ``model.<timm key>``.
+
+    - ``shift=True`` adds TSM's zero-padded temporal shift in front of the
+      first convolution of every block that timm's ``group_matcher`` names
+      (the residual branch, MMAction2's ``shift_place='blockres'``); the stem
+      is not shifted.
+    - An MS module ``ms_stage{i}`` (channels ``feature_info[i]['num_chs']``)
+      is applied to the output of every stage ``i`` in ``ms_stages``; the next
+      stage receives input + motion features.
+
+    Both are forward hooks on timm's modules, so any model that timm builds
+    with ``feature_info``, ``forward_intermediates`` and ``group_matcher``
+    works (ResNets, MobileNetV3, EfficientNets, ConvNeXts, RegNets, ...).
+    timm's gradient checkpointing (``set_grad_checkpointing``) is refused:
+    it calls the stages' children directly and would skip the MS hooks.
+
+    Args:
+        model_name (str): A timm model name, e.g. ``'mobilenetv3_large_100'``.
+        num_segments (int): Frames T per clip. Defaults to 8.
+        ms_stages (Sequence[int], optional): Indices into ``feature_info`` of
+            the stages followed by an MS module (negative counts from the
+            end; empty for plain TSM). Defaults to None: the first stage with
+            ``reduction == 8``, the res3 position of the paper (index 2 for
+            ResNets, MobileNetV3, EfficientNets and RegNets, 1 for ConvNeXt).
+        ms_cfg (dict): Extra keyword arguments of
+            :class:`~ms_plugin.models.MotionSqueeze` (``max_displacement``,
+            ``soft_argmax``, ``type`` for a registered variant, ...).
+            ``in_channels`` and ``num_segments`` are set per stage by the
+            backbone. Defaults to ``dict()``.
+        shift (bool): Add the temporal shift to every block. Defaults to True.
+        shift_div (int): 1/shift_div of the channels move each way.
+            Defaults to 8.
+        pretrained (str, optional): Path of a local state_dict of this timm
+            model (or of a torchvision model with the same key names, e.g.
+            ResNets), loaded by :meth:`init_weights` with ``strict=False``.
+            Defaults to None (timm's random init).
+        out_stage (int): Index into ``feature_info`` of the stage whose output
+            :meth:`forward` returns; later stages and the classifier are
+            removed. Defaults to -1 (the last stage).
+        norm_eval (bool): Keep every BatchNorm of the backbone (MS modules
+            included) in eval mode during training. LayerNorm models
+            (ConvNeXt) have nothing to freeze. Defaults to False.
+        frozen_stages (int): Freeze (eval mode, no gradient) every timm layer
+            up to and including stage ``feature_info[frozen_stages]`` (stem
+            included); MS modules stay trainable. Defaults to -1 (none).
+        init_cfg (dict, optional): MMEngine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 model_name: str,
+                 num_segments: int = 8,
+                 ms_stages: Optional[Sequence[int]] = None,
+                 ms_cfg: Dict = dict(),
+                 shift: bool = True,
+                 shift_div: int = 8,
+                 pretrained: Optional[str] = None,
+                 out_stage: int = -1,
+                 norm_eval: bool = False,
+                 frozen_stages: int = -1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.model_name = model_name
+        self.num_segments = num_segments
+        self.shift = shift
+        self.shift_div = shift_div
+        self.pretrained = pretrained
+        self.norm_eval = norm_eval
+
+        self.model = self._create_model(model_name)
+        all_stages = [dict(f) for f in self.model.feature_info]
+        self.out_stage = self._stage_index(out_stage, len(all_stages), 'out_stage')
+        self.feature_info = all_stages[:self.out_stage + 1]
+        self.out_channels = self.feature_info[-1]['num_chs']
+        # Drop what follows out_stage (later stages, final norm, classifier).
+        self.model.prune_intermediate_layers([self.out_stage], prune_norm=True, prune_head=True)
+
+        self.ms_stages = self._resolve_ms_stages(ms_stages)
+        self._add_motion_squeeze(dict(ms_cfg))
+        self.shifted_blocks = self._add_temporal_shift() if shift else []
+        self.frozen_stages = (-1 if frozen_stages < 0 else
+                              self._stage_index(frozen_stages, len(self.feature_info),
+                                                'frozen_stages'))
+        self._freeze_stages()
+
+    # ------------------------------------------------------------ structure
+    @staticmethod
+    def _create_model(model_name: str) -> nn.Module:
+        import timm
+        if not timm.is_model(model_name):
+            similar = timm.list_models(f'*{model_name.split("_")[0]}*')[:8]
+            raise ValueError(
+                f'timm has no model named {model_name!r} (timm {timm.__version__}). '
+                f'Similar names: {similar or "none"}; `timm.list_models()` lists them all.')
+        model = timm.create_model(model_name, pretrained=False)
+        missing = [attr for attr in ('feature_info', 'forward_intermediates',
+                                     'prune_intermediate_layers') if not hasattr(model, attr)]
+        if missing or not model.feature_info:
+            raise ValueError(
+                f'timm model {model_name!r} does not expose its stages ({missing or "empty"} '
+                f'feature_info) in timm {timm.__version__}; TimmTSM_MS needs a CNN with '
+                'feature_info and forward_intermediates, e.g. resnet50, '
+                'mobilenetv3_large_100, efficientnet_b0, convnext_tiny, regnety_016.')
+        return model
+
+    @staticmethod
+    def _stage_index(index: int, num_stages: int, what: str) -> int:
+        if not -num_stages <= index < num_stages:
+            raise ValueError(f'{what}={index} is out of range: the model has {num_stages} '
+                             f'stages (feature_info indices 0..{num_stages - 1}, or negative).')
+        return index % num_stages
+
+    def _resolve_ms_stages(self, ms_stages: Optional[Sequence[int]]) -> Tuple[int, ...]:
+        if ms_stages is None:
+            reductions = [f['reduction'] for f in self.feature_info]
+            if _DEFAULT_MS_REDUCTION not in reductions:
+                raise ValueError(
+                    f'{self.model_name} has no stage of reduction {_DEFAULT_MS_REDUCTION} up to '
+                    f'out_stage (reductions {reductions}); pass ms_stages explicitly.')
+            return (reductions.index(_DEFAULT_MS_REDUCTION), )
+        stages = tuple(sorted(
+            self._stage_index(i, len(self.feature_info), 'an entry of ms_stages')
+            for i in ms_stages))
+        if len(set(stages)) != len(stages):
+            raise ValueError(f'ms_stages has a stage twice: {tuple(ms_stages)}.')
+        return stages
+
+    def _add_motion_squeeze(self, ms_cfg: Dict) -> None:
+        fixed = [key for key in _STAGE_ARGS if key in ms_cfg]
+        if fixed:
+            raise ValueError(
+                f'ms_cfg must not set {fixed}: the backbone derives them for each stage '
+                '(feature_info channels, the backbone\'s num_segments). Remove them from ms_cfg.')
+        for stage in self.ms_stages:
+            cfg = dict(type='MotionSqueeze')
+            cfg.update(ms_cfg)
+            cfg.update(in_channels=self.feature_info[stage]['num_chs'],
+                       num_segments=self.num_segments)
+            name = f'ms_stage{stage}'
+            self.add_module(name, MODELS.build(cfg))
+            target = self.model.get_submodule(self.feature_info[stage]['module'])
+            target.register_forward_hook(functools.partial(self._ms_hook, name))
+
+    def _ms_hook(self, name: str, module: nn.Module, args: tuple,
+                 output: torch.Tensor) -> torch.Tensor:
+        """Forward hook on a stage: its output plus the MS motion features."""
+        return getattr(self, name)(output)
+
+    def _add_temporal_shift(self) -> List[str]:
+        if not hasattr(self.model, 'group_matcher'):
+            raise ValueError(f'timm model {self.model_name!r} has no group_matcher to name its '
+                             'blocks; pass shift=False.')
+        names = []
+        hook = functools.partial(_shift_hook, self.num_segments, self.shift_div)
+        for name, block in find_blocks(self.model):
+            conv = _first_conv(block)
+            if conv is not None:
+                conv.register_forward_pre_hook(hook)
+                names.append(name)
+        if not names:
+            raise ValueError(f'Found no blocks with a convolution in {self.model_name!r} to '
+                             'shift; pass shift=False.')
+        return names
+
+    def ms_modules(self) -> List[Tuple[str, nn.Module]]:
+        """``(name, module)`` of each MS module, in stage order."""
+        return [(f'ms_stage{i}', getattr(self, f'ms_stage{i}')) for i in self.ms_stages]
+
+    # ------------------------------------------------------------ weights
+    def init_weights(self) -> None:
+        """Load ``pretrained`` into the timm model (if set); init the MS modules.
+
+        Without ``pretrained`` the timm model keeps the init timm gave it.
+        """
+        for _, module in self.ms_modules():
+            if hasattr(module, 'init_weights'):
+                module.init_weights()
+        if self.pretrained:
+            self.load_pretrained(self.pretrained)
+
+    def load_pretrained(self, path: str) -> Tuple[List[str], List[str]]:
+        """Load a timm (or same-named torchvision) state_dict with strict=False.
+
+        Args:
+            path (str): A local file saved with ``torch.save(state_dict)``; a
+                dict holding it under ``state_dict`` or ``model`` and a
+                ``module.`` prefix (DataParallel) are accepted.
+
+        Returns:
+            tuple[list[str], list[str]]: Keys of this backbone left missing
+            (the MS modules' and any the file lacks) and keys of the file that
+            were not used (e.g. the classifier, removed here).
+        """
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        for key in _CHECKPOINT_KEYS:
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        own = self.model.state_dict()
+        matched = [k for k in state if k in own]
+        if not matched:
+            raise ValueError(
+                f'No key of {path} matches timm model {self.model_name!r} (file keys such as '
+                f'{list(state)[:3]}); save it with `torch.save(timm.create_model('
+                f'{self.model_name!r}, pretrained=True).state_dict(), PATH)`.')
+        bad_shapes = [f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+                      for k in matched if state[k].shape != own[k].shape]
+        if bad_shapes:
+            raise ValueError(f'{path} does not fit timm model {self.model_name!r}; shape '
+                             f'mismatches: {bad_shapes[:5]}. Is it a state_dict of this model?')
+        result = self.model.load_state_dict(state, strict=False)
+        ms_keys = [k for k in self.state_dict() if k.startswith('ms_stage')]
+        missing = [f'model.{k}' for k in result.missing_keys] + ms_keys
+        print_log(f'TimmTSM_MS: loaded {len(matched)} tensors of {self.model_name} from {path}; '
+                  f'MS modules keep their init ({len(ms_keys)} keys); other missing keys: '
+                  f'{result.missing_keys}; unused keys of the file: {result.unexpected_keys}',
+                  logger='current')
+        return missing, list(result.unexpected_keys)
+
+    # ------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Frames in, features of stage ``out_stage`` (after its MS module) out.
+
+        Args:
+            x (Tensor): ``[N*T, 3, H, W]`` frames, clip-major.
+
+        Returns:
+            Tensor: ``[N*T, C, H / r, W / r]`` with ``C, r`` the ``num_chs`` and
+            ``reduction`` of ``feature_info[out_stage]``.
+        """
+        if x.dim() != 4 or x.shape[0] % self.num_segments != 0:
+            raise ValueError(
+                f'TimmTSM_MS expects frames [N*T, C, H, W] with the batch a multiple of '
+                f'num_segments={self.num_segments}; got shape {tuple(x.shape)}. Check '
+                "num_segments against the pipeline's clip_len * num_clips.")
+        if getattr(self.model, 'grad_checkpointing', False):
+            raise RuntimeError('timm gradient checkpointing bypasses the MS hooks on the stages; '
+                               'call model.set_grad_checkpointing(False).')
+        return self.model.forward_intermediates(
+            x, indices=[self.out_stage], stop_early=True, intermediates_only=True)[-1]
+
+    # ------------------------------------------------------------ train mode
+    def _frozen_modules(self) -> List[nn.Module]:
+        """Every timm module run up to the end of stage ``frozen_stages``.
+
+        timm registers the layers of these CNNs in the order they run, so the
+        frozen part is every module before the stage's last descendant, except
+        the stage's ancestors (the containers around later layers too).
+        """
+        if self.frozen_stages < 0:
+            return []
+        stage = self.feature_info[self.frozen_stages]['module']
+        named = list(self.model.named_modules())
+        names = [n for n, _ in named]
+        last = max(i for i, n in enumerate(names) if n == stage or n.startswith(stage + '.'))
+        return [m for n, m in named[:last + 1]
+                if not (n == '' or stage.startswith(n + '.'))]
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.training = False
+            for param in module.parameters(recurse=False):
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'TimmTSM_MS':
+        """Set the mode, then keep frozen stages (and norms if ``norm_eval``) in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
