@@ -1,0 +1,57 @@
+# A very small MSNet for end-to-end tests on the CPU: ResNet-18 TSM with one MS
+# module, 4 segments of 32x32 crops, 3 classes, 2 epochs. Data configs inherit
+# this and add the dataloaders (the data folder comes from the MS_TINY_DATA
+# environment variable; tests/conftest.py writes that layout).
+_base_ = ['mmaction::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
+
+num_segments = 4
+num_classes = 3
+crop_size = 32
+
+model = dict(
+    type='Recognizer2D',
+    backbone=dict(
+        type='ResNetTSM',
+        depth=18,
+        pretrained=None,
+        pretrained2d=False,
+        num_segments=num_segments,
+        shift_div=8),
+    cls_head=dict(
+        type='TSMHead',
+        num_classes=num_classes,
+        in_channels=512,
+        num_segments=num_segments,
+        spatial_type='avg',
+        consensus=dict(type='AvgConsensus', dim=1),
+        dropout_ratio=0.5,
+        init_std=0.001,
+        is_shift=True,
+        average_clips='prob'),
+    data_preprocessor=dict(
+        type='ActionDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        format_shape='NCHW'))
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_begin=1, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+val_evaluator = dict(type='AccMetric')
+test_evaluator = val_evaluator
+
+# MultiStepLR keeps a Counter in the checkpoint: resuming exercises ms_plugin.compat.
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=2, by_epoch=True, milestones=[1], gamma=0.1)
+]
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
+    clip_grad=dict(max_norm=20, norm_type=2))
+auto_scale_lr = dict(enable=False, base_batch_size=2)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=1),
+    checkpoint=dict(type='CheckpointHook', interval=1, save_best=None))
+randomness = dict(seed=0, deterministic=False)

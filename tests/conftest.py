@@ -1,0 +1,174 @@
+"""Shared test helpers: tiny synthetic video data and the environment for subprocesses.
+
+Fixtures:
+    tiny_data (session): a folder written by :func:`write_tiny_dataset`, the
+        layout that ``tests/configs/tiny_msnet_*.py`` read through the
+        ``MS_TINY_DATA`` environment variable.
+    tool_env: environment for running ``mim``, ``torchrun`` and ``tools/*``
+        as subprocesses on ``tiny_data`` (venv ``bin`` first on PATH, one
+        CPU thread, ``MS_TINY_DATA`` set).
+
+Functions (importable as ``from conftest import ...``):
+    write_clip_frames, write_mp4, write_tiny_dataset, subprocess_env, run_tool,
+    latest_run_dir, read_json_lines.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIGS = REPO_ROOT / 'tests' / 'configs'
+VENV_BIN = Path(sys.executable).parent
+
+# Each class moves a bright square in its own direction (dx, dy pixels per frame),
+# so the classes differ in motion only.
+CLASS_MOTIONS = ((2, 0), (0, 2), (-2, -2))
+
+
+def write_clip_frames(label: int, num_frames: int = 8, size: tuple = (56, 40),
+                      seed: int = 0) -> List[np.ndarray]:
+    """BGR uint8 frames of one synthetic clip: a square moving by ``CLASS_MOTIONS[label]``.
+
+    Args:
+        label (int): Class index into ``CLASS_MOTIONS``.
+        num_frames (int): Number of frames. Defaults to 8.
+        size (tuple): Frame (width, height). Defaults to (56, 40).
+        seed (int): Seed of the noisy background and start position. Defaults to 0.
+
+    Returns:
+        list[np.ndarray]: ``num_frames`` arrays of shape [H, W, 3].
+    """
+    width, height = size
+    rng = np.random.default_rng(seed)
+    dx, dy = CLASS_MOTIONS[label % len(CLASS_MOTIONS)]
+    side = 10
+    x0 = int(rng.integers(side, width - 2 * side))
+    y0 = int(rng.integers(side, height - 2 * side))
+    background = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
+    frames = []
+    for t in range(num_frames):
+        frame = background.copy()
+        x = int(np.clip(x0 + dx * t, 0, width - side))
+        y = int(np.clip(y0 + dy * t, 0, height - side))
+        frame[y:y + side, x:x + side] = (40 + 80 * label, 220, 255 - 60 * label)
+        frames.append(frame)
+    return frames
+
+
+def write_mp4(path: Path, frames: List[np.ndarray], fps: int = 8) -> None:
+    """Write BGR frames to an mp4 file (mp4v codec)."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f'OpenCV cannot write mp4v video to {path}')
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def write_tiny_dataset(root: Path, clips_per_class: int = 2, num_frames: int = 8,
+                       size: tuple = (56, 40)) -> Dict[str, Path]:
+    """Write the same clips as mp4 videos and as JPEG frame folders, with annotation lists.
+
+    Layout under ``root``::
+
+        videos/clip_<i>.mp4               train_videos.txt     (`clip_<i>.mp4 label`)
+        rawframes/clip_<i>/00001.jpg ...  train_rawframes.txt  (`clip_<i> num_frames label`)
+                                          val_videos.txt, val_rawframes.txt (first clip per class)
+
+    Args:
+        root (Path): Folder to write into (created if missing).
+        clips_per_class (int): Clips per class of ``CLASS_MOTIONS``. Defaults to 2.
+        num_frames (int): Frames per clip. Defaults to 8.
+        size (tuple): Frame (width, height). Defaults to (56, 40).
+
+    Returns:
+        dict[str, Path]: ``root`` and the four annotation files, keyed by stem
+        (``train_videos``, ``val_videos``, ``train_rawframes``, ``val_rawframes``).
+    """
+    root = Path(root)
+    (root / 'videos').mkdir(parents=True, exist_ok=True)
+    lines = dict(train_videos=[], val_videos=[], train_rawframes=[], val_rawframes=[])
+    index = 0
+    for label in range(len(CLASS_MOTIONS)):
+        for repeat in range(clips_per_class):
+            name = f'clip_{index}'
+            frames = write_clip_frames(label, num_frames, size, seed=index)
+            write_mp4(root / 'videos' / f'{name}.mp4', frames)
+            frame_dir = root / 'rawframes' / name
+            frame_dir.mkdir(parents=True, exist_ok=True)
+            for t, frame in enumerate(frames, start=1):  # RawframeDataset starts at 1
+                cv2.imwrite(str(frame_dir / f'{t:05}.jpg'), frame)
+            splits = ('train', 'val') if repeat == 0 else ('train', )
+            for split in splits:
+                lines[f'{split}_videos'].append(f'{name}.mp4 {label}')
+                lines[f'{split}_rawframes'].append(f'{name} {num_frames} {label}')
+            index += 1
+    paths = dict(root=root)
+    for stem, entries in lines.items():
+        paths[stem] = root / f'{stem}.txt'
+        paths[stem].write_text('\n'.join(entries) + '\n')
+    return paths
+
+
+def subprocess_env(data_root: Optional[Path] = None) -> Dict[str, str]:
+    """Environment for the plugin's command-line tools run from the tests.
+
+    The venv's ``bin`` goes first on PATH (``mim``, ``torchrun``, ``python``),
+    the repository on PYTHONPATH, one CPU thread per process, and
+    ``MS_TINY_DATA`` when ``data_root`` is given.
+    """
+    env = dict(os.environ)
+    env['PATH'] = os.pathsep.join([str(VENV_BIN), env.get('PATH', '')])
+    env['PYTHONPATH'] = os.pathsep.join(
+        [str(REPO_ROOT)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    env['OMP_NUM_THREADS'] = '1'
+    env['MKL_NUM_THREADS'] = '1'
+    env.setdefault('PYTHONWARNINGS', 'ignore')
+    if data_root is not None:
+        env['MS_TINY_DATA'] = str(data_root)
+    return env
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory) -> Path:
+    """Root of a tiny synthetic dataset (see :func:`write_tiny_dataset`), written once."""
+    root = tmp_path_factory.mktemp('tiny_data')
+    write_tiny_dataset(root)
+    return root
+
+
+@pytest.fixture
+def tool_env(tiny_data) -> Dict[str, str]:
+    """:func:`subprocess_env` pointing ``MS_TINY_DATA`` at ``tiny_data``."""
+    return subprocess_env(tiny_data)
+
+
+def run_tool(cmd: List[str], env: Dict[str, str], cwd: Path,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a command-line tool; fail the test with the end of its output if rc != 0."""
+    proc = subprocess.run([str(part) for part in cmd], env=env, cwd=str(cwd), timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, (
+        f'{" ".join(map(str, cmd))} exited with {proc.returncode}:\n{proc.stdout[-4000:]}')
+    return proc
+
+
+def latest_run_dir(work_dir: Path) -> Path:
+    """The newest ``<timestamp>/`` folder an MMEngine Runner wrote under ``work_dir``."""
+    runs = sorted(path for path in Path(work_dir).iterdir()
+                  if path.is_dir() and path.name[:8].isdigit())
+    assert runs, f'no MMEngine run folder under {work_dir}'
+    return runs[-1]
+
+
+def read_json_lines(path: Path) -> List[dict]:
+    """Records of an MMEngine json log (one JSON object a line), e.g. vis_data/scalars.json."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -1,0 +1,114 @@
+"""End to end on the CPU: train, resume and test the tiny MSNet through the command-line tools.
+
+The chain (each step a subprocess, as a user would type it):
+1. ``mim train mmaction tiny_msnet_video.py --gpus 0`` for 1 epoch (mp4 + decord);
+2. ``tools/train.py tiny_msnet_video.py --resume`` on to epoch 2;
+3. ``mim test mmaction tiny_msnet_rawframes.py --checkpoint epoch_2.pth --gpus 0``
+   (JPEG frame folders);
+4. ``tools/test.py tiny_msnet_video.py epoch_2.pth --dump`` (two clips x three crops).
+Steps 2-4 load MMEngine checkpoints with torch >= 2.6, which needs ms_plugin.compat.
+"""
+import pickle
+from pathlib import Path
+
+import pytest
+from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, read_json_lines,
+                      run_tool, subprocess_env)
+
+VIDEO_CFG = TEST_CONFIGS / 'tiny_msnet_video.py'
+RAWFRAME_CFG = TEST_CONFIGS / 'tiny_msnet_rawframes.py'
+NUM_TRAIN_CLIPS = 6  # conftest.write_tiny_dataset: 3 classes x 2 clips
+NUM_VAL_CLIPS = 3
+BATCH_SIZE = 2
+ITERS_PER_EPOCH = NUM_TRAIN_CLIPS // BATCH_SIZE
+
+
+def _train_records(run_dir: Path) -> list:
+    return [r for r in read_json_lines(run_dir / 'vis_data' / 'scalars.json') if 'loss' in r]
+
+
+def _val_records(run_dir: Path) -> list:
+    return [r for r in read_json_lines(run_dir / 'vis_data' / 'scalars.json')
+            if 'acc/top1' in r]
+
+
+@pytest.fixture(scope='module')
+def work_dirs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp('e2e')
+
+
+@pytest.fixture(scope='module')
+def first_run(work_dirs, tiny_data):
+    """One epoch of ``mim train`` on the video layout (step 1)."""
+    work_dir = work_dirs / 'train'
+    proc = run_tool([VENV_BIN / 'mim', 'train', 'mmaction', VIDEO_CFG, '--gpus', '0',
+                     '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1'],
+                    subprocess_env(tiny_data), cwd=work_dirs)
+    return work_dir, latest_run_dir(work_dir), proc.stdout
+
+
+@pytest.fixture(scope='module')
+def resumed_run(first_run, tiny_data):
+    """``tools/train.py --resume`` continuing the first run to epoch 2 (step 2)."""
+    work_dir = first_run[0]
+    proc = run_tool([VENV_BIN / 'python', REPO_ROOT / 'tools' / 'train.py', VIDEO_CFG,
+                     '--work-dir', work_dir, '--resume'],
+                    subprocess_env(tiny_data), cwd=work_dir.parent)
+    return work_dir, latest_run_dir(work_dir), proc.stdout
+
+
+def test_mim_train_writes_checkpoint_and_validation_metrics(first_run):
+    work_dir, run_dir, _ = first_run
+    assert (work_dir / 'epoch_1.pth').is_file()
+    assert not (work_dir / 'epoch_2.pth').exists()
+    assert Path((work_dir / 'last_checkpoint').read_text().strip()) == work_dir / 'epoch_1.pth'
+    train = _train_records(run_dir)
+    assert [r['iter'] for r in train] == list(range(1, ITERS_PER_EPOCH + 1))
+    assert {r['epoch'] for r in train} == {1}
+    val = _val_records(run_dir)
+    assert len(val) == 1 and 0.0 <= val[0]['acc/top1'] <= 1.0
+
+
+def test_resume_continues_from_the_saved_epoch(first_run, resumed_run):
+    work_dir, run_dir, log = resumed_run
+    assert run_dir != first_run[1], 'the resumed run must log into a new run folder'
+    assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in log
+    assert Path((work_dir / 'last_checkpoint').read_text().strip()) == work_dir / 'epoch_2.pth'
+    train = _train_records(run_dir)
+    # Only epoch 2 is trained, and the iteration count goes on from the checkpoint.
+    assert {r['epoch'] for r in train} == {2}
+    assert train[0]['iter'] == ITERS_PER_EPOCH + 1
+    # MultiStepLR (milestone 1, gamma 0.1) state came back from the checkpoint.
+    first_lr = _train_records(first_run[1])[0]['lr']
+    assert train[0]['lr'] == pytest.approx(first_lr * 0.1)
+    assert len(_val_records(run_dir)) == 1
+
+
+def test_mim_test_on_rawframes(resumed_run, tiny_data, tmp_path):
+    checkpoint = resumed_run[0] / 'epoch_2.pth'
+    work_dir = tmp_path / 'test_rawframes'
+    run_tool([VENV_BIN / 'mim', 'test', 'mmaction', RAWFRAME_CFG, '--checkpoint', checkpoint,
+              '--gpus', '0', '--work-dir', work_dir], subprocess_env(tiny_data), cwd=tmp_path)
+    run_dir = latest_run_dir(work_dir)
+    metrics = read_json_lines(run_dir / f'{run_dir.name}.json')[-1]
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+    assert 0.0 <= metrics['acc/mean1'] <= 1.0
+
+
+def test_tools_test_loads_checkpoint_and_dumps_predictions(resumed_run, tiny_data, tmp_path):
+    """The path that raised UnpicklingError under torch >= 2.6 before ms_plugin.compat."""
+    checkpoint = resumed_run[0] / 'epoch_2.pth'
+    dump = tmp_path / 'predictions.pkl'
+    proc = run_tool([VENV_BIN / 'python', REPO_ROOT / 'tools' / 'test.py', VIDEO_CFG,
+                     checkpoint, '--work-dir', tmp_path / 'test_video', '--dump', dump],
+                    subprocess_env(tiny_data), cwd=tmp_path)
+    assert 'UnpicklingError' not in proc.stdout
+    assert f'Load checkpoint from {checkpoint}' in proc.stdout
+    with open(dump, 'rb') as file:
+        predictions = pickle.load(file)
+    assert len(predictions) == NUM_VAL_CLIPS
+    for prediction in predictions:
+        scores = prediction['pred_score']
+        # average_clips='prob': the 2 clips x 3 crops are averaged into one distribution.
+        assert tuple(scores.shape) == (3, )
+        assert float(scores.sum()) == pytest.approx(1.0, abs=1e-4)
