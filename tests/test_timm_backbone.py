@@ -175,12 +175,12 @@ def test_creation_does_not_touch_the_network(monkeypatch):
         socket.create_connection(('huggingface.co', 443))  # the guard is in place
     backbone = TimmTSM_MS('efficientnet_b0', num_segments=2)
     backbone.init_weights()
-    assert backbone(clip()).shape[1] == backbone.out_channels
+    assert backbone(clip()).shape[1] == backbone.feat_dim
 
 
 def test_out_stage_cuts_the_model():
     backbone = TimmTSM_MS('resnet18', num_segments=2, out_stage=2)
-    assert backbone.out_channels == 128 == backbone.feature_info[-1]['num_chs']
+    assert backbone.feat_dim == 128 == backbone.feature_info[-1]['num_chs']
     assert backbone(clip()).shape == (2, 128, SIZE // 8, SIZE // 8)
     keys = backbone.state_dict()
     assert not any(k.startswith(('model.layer3', 'model.layer4', 'model.fc')) for k in keys)
@@ -235,3 +235,36 @@ def test_timm_grad_checkpointing_is_refused():
     backbone.model.set_grad_checkpointing(True)
     with pytest.raises(RuntimeError, match='checkpointing'):
         backbone(clip())
+
+
+def test_mobilenetv3_sthv2_config_builds_and_trains_a_step():
+    from pathlib import Path
+
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = Config.fromfile(str(root / 'configs' / 'msnet_timm-mobilenetv3_sthv2.py'))
+    init_default_scope(cfg.default_scope)
+    backbone_cfg = cfg.model.backbone
+    assert backbone_cfg.type == 'TimmTSM_MS' and 'depth' not in backbone_cfg
+    # The dataset's pipeline sends as many frames per clip as the backbone expects.
+    assert cfg.train_pipeline[1].num_clips == backbone_cfg.num_segments
+
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.cls_head.in_channels == model.backbone.feat_dim
+    assert model.cls_head.num_segments == backbone_cfg.num_segments
+    with pytest.raises(FileNotFoundError, match='pretrained=True'):
+        model.backbone.init_weights()  # the ImageNet file is not in the repository
+
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)  # TSM's param groups
+    from mmaction.structures import ActionDataSample
+    frames = torch.randint(0, 255, (1, 8, 3, SIZE, SIZE), dtype=torch.uint8)
+    data = dict(inputs=[frames[0]], data_samples=[ActionDataSample().set_gt_label(3)])
+    model.train()
+    ms_weight = model.backbone.ms_stage2.reduce.conv.weight.detach().clone()
+    losses = model.train_step(data, optim_wrapper)
+    assert torch.isfinite(losses['loss_cls'])
+    assert not torch.equal(ms_weight, model.backbone.ms_stage2.reduce.conv.weight)

@@ -1,5 +1,6 @@
 """``TimmTSM_MS``: any timm CNN as a TSM backbone with MotionSqueeze modules."""
 import functools
+import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -145,7 +146,8 @@ class TimmTSM_MS(BaseModule):
         all_stages = [dict(f) for f in self.model.feature_info]
         self.out_stage = self._stage_index(out_stage, len(all_stages), 'out_stage')
         self.feature_info = all_stages[:self.out_stage + 1]
-        self.out_channels = self.feature_info[-1]['num_chs']
+        # Output channels; MSNet sets the head's in_channels from it.
+        self.feat_dim = self.feature_info[-1]['num_chs']
         # Drop what follows out_stage (later stages, final norm, classifier).
         self.model.prune_intermediate_layers([self.out_stage], prune_norm=True, prune_head=True)
 
@@ -265,6 +267,12 @@ class TimmTSM_MS(BaseModule):
             (the MS modules' and any the file lacks) and keys of the file that
             were not used (e.g. the classifier, removed here).
         """
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'pretrained file {path!r} not found. TimmTSM_MS loads local files only; on a '
+                f'machine with internet access run: python -c "import timm, torch; '
+                f'torch.save(timm.create_model({self.model_name!r}, pretrained=True)'
+                f'.state_dict(), {osp.basename(path)!r})" and copy the file to {path!r}.')
         state = torch.load(path, map_location='cpu', weights_only=True)
         for key in _CHECKPOINT_KEYS:
             if isinstance(state, dict) and isinstance(state.get(key), dict):
