@@ -5,3 +5,4 @@ from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
 
 __all__ = ['displacement_grid', 'l2_normalize', 'local_correlation', 'naive_local_correlation',
            'kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
+from .temporal_shift import temporal_shift  # noqa: E402,F401
