@@ -12,6 +12,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, read_json_lines,
                       run_tool, subprocess_env)
 
@@ -61,6 +62,9 @@ def test_mim_train_writes_checkpoint_and_validation_metrics(first_run):
     work_dir, run_dir, _ = first_run
     assert (work_dir / 'epoch_1.pth').is_file()
     assert not (work_dir / 'epoch_2.pth').exists()
+    state = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    assert any(key.startswith('backbone.ms_layer') for key in state['state_dict']), \
+        'the tiny config must train an MSNet (MotionSqueeze parameters in the checkpoint)'
     assert Path((work_dir / 'last_checkpoint').read_text().strip()) == work_dir / 'epoch_1.pth'
     train = _train_records(run_dir)
     assert [r['iter'] for r in train] == list(range(1, ITERS_PER_EPOCH + 1))

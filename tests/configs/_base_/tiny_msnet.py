@@ -10,31 +10,18 @@ num_segments = 4
 num_classes = 3
 crop_size = 32
 
+# MSNet fills the head's in_channels and num_segments in from the backbone, and
+# uses the ImageNet mean/std preprocessor by default.
 model = dict(
-    type='Recognizer2D',
+    type='MSNet',
     backbone=dict(
-        type='ResNetTSM',
+        type='ResNetTSM_MS',
         depth=18,
-        pretrained=None,
-        pretrained2d=False,
         num_segments=num_segments,
-        shift_div=8),
-    cls_head=dict(
-        type='TSMHead',
-        num_classes=num_classes,
-        in_channels=512,
-        num_segments=num_segments,
-        spatial_type='avg',
-        consensus=dict(type='AvgConsensus', dim=1),
-        dropout_ratio=0.5,
-        init_std=0.001,
-        is_shift=True,
-        average_clips='prob'),
-    data_preprocessor=dict(
-        type='ActionDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        format_shape='NCHW'))
+        shift_div=8,
+        ms_stages=(1, ),
+        pretrained=None),
+    cls_head=dict(type='TSMHead', num_classes=num_classes, dropout_ratio=0.5))
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
