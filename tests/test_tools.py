@@ -1,0 +1,202 @@
+"""tools/analysis/get_flops.py, tools/publish_model.py and tools/ensemble.py on small inputs."""
+import hashlib
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import DumpResults
+from mmengine.logging import HistoryBuffer
+from mmengine.registry import init_default_scope
+
+import ms_plugin  # noqa: F401
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = REPO / 'tools'
+TINY_MODEL = ("custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)\n"
+              "model = dict(type='MSNet', backbone=dict(depth=18, num_segments=4), "
+              "cls_head=dict(num_classes=5))\n")
+
+
+def _load_tool(relative: str):
+    path = TOOLS / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+# ----------------------------------------------------------------- get_flops
+def test_get_flops_counts_params_and_the_motion_squeeze_module(tmp_path):
+    config = tmp_path / 'msnet_r18_tiny.py'
+    config.write_text(TINY_MODEL)
+    out = _run(str(TOOLS / 'analysis' / 'get_flops.py'), str(config), '--shape', '1', '4', '3',
+               '64', '64')
+    init_default_scope('mmaction')
+    model = MODELS.build(Config.fromfile(str(config)).model)
+    printed_params = int(re.search(r'params: [\d.]+ M\s+\((\d+)\)', out)[1])
+    assert printed_params == sum(p.numel() for p in model.parameters())
+    assert 'input shape: (1, 4, 3, 64, 64)' in out
+    assert 'ms_layer2 (MotionSqueeze)' in out
+
+    # In process, the same config without MS modules is TSM-R18: the difference is
+    # exactly what the MS module counts, its correlation included.
+    get_flops = _load_tool('analysis/get_flops.py')
+    cfg = Config.fromfile(str(config))
+    msnet = get_flops.analyse(cfg, (1, 4, 3, 64, 64))
+    printed_flops = int(re.search(r'FLOPs: [\d.]+ G\s+\((\d+) multiply-adds\)', out)[1])
+    assert printed_flops == msnet['flops']
+    cfg.merge_from_dict({'model.backbone.ms_stages': ()})
+    tsm = get_flops.analyse(cfg, (1, 4, 3, 64, 64))
+    ms_name = 'recognizer.backbone.ms_layer2'
+    assert tsm['ms_flops'] == {} and msnet['flops'] > tsm['flops']
+    assert msnet['flops'] - tsm['flops'] == msnet['ms_flops'][ms_name]
+    # The correlation is counted (as the matrix products that compute it run); by its
+    # definition it is 3 frame pairs x 64 channels x 8x8 positions x 225 offsets.
+    assert msnet['correlation_definition'][ms_name] == 3 * 64 * 8 * 8 * 225
+    assert 0 < msnet['ms_matmul'][ms_name] < msnet['ms_flops'][ms_name]
+    assert msnet['params'] - tsm['params'] == msnet['ms_params'][ms_name]
+
+
+def test_get_flops_default_shape_follows_num_segments():
+    get_flops = _load_tool('analysis/get_flops.py')
+    cfg = Config(dict(model=dict(type='MSNet', backbone=dict(num_segments=16))))
+    assert get_flops.input_shape(cfg, None) == (1, 16, 3, 224, 224)
+    assert get_flops.input_shape(cfg, [112, 112]) == (1, 16, 3, 112, 112)
+    with pytest.raises(SystemExit, match='--shape takes'):
+        get_flops.input_shape(cfg, [3, 224, 224])
+
+
+# ----------------------------------------------------------------- publish_model
+def _training_checkpoint(model: torch.nn.Module) -> dict:
+    """What MMEngine's Runner.save_checkpoint writes (the parts that matter here)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 4)).sum().backward()
+    optimizer.step()
+    loss = HistoryBuffer()
+    loss.update(np.float64(0.5))
+    return dict(
+        meta=dict(epoch=3, iter=30, cfg='model = dict(...)\n' * 50, seed=1234,
+                  experiment_name='secret_run', time='20260101_000000',
+                  mmengine_version='0.10.7', dataset_meta=dict(classes=('a', 'b', 'c'))),
+        state_dict=model.state_dict(),
+        message_hub=dict(log_scalars={'train/loss': loss}, runtime_info=dict(epoch=3)),
+        optimizer=optimizer.state_dict(),
+        param_schedulers=[dict(milestones={2: 1}, last_step=3, base_lrs=[0.1])])
+
+
+def test_publish_model_strips_training_state_and_names_file_by_hash(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                                torch.nn.Linear(8, 3))
+    src = tmp_path / 'epoch_3.pth'
+    torch.save(_training_checkpoint(model), src)
+    out = _run(str(TOOLS / 'publish_model.py'), str(src), str(tmp_path / 'published' / 'tiny.pth'))
+
+    files = list((tmp_path / 'published').iterdir())
+    assert len(files) == 1
+    published = files[0]
+    digest = hashlib.sha256(published.read_bytes()).hexdigest()
+    assert published.name == f'tiny-{digest[:8]}.pth'
+    assert str(published) in out
+    # Only tensors and plain Python values left: loads safely without ms_plugin's allow-list.
+    allowed = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    try:
+        ckpt = torch.load(published, weights_only=True)
+        with pytest.raises(Exception, match='HistoryBuffer'):  # the input needs the allow-list
+            torch.load(src, weights_only=True)
+    finally:
+        torch.serialization.add_safe_globals(allowed)
+    assert set(ckpt) == {'state_dict', 'meta'}
+    assert ckpt['meta'] == dict(epoch=3, iter=30, mmengine_version='0.10.7',
+                                dataset_meta=dict(classes=('a', 'b', 'c')))
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                                torch.nn.Linear(8, 3))
+    fresh.load_state_dict(ckpt['state_dict'], strict=True)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_publish_model_rejects_a_file_without_state_dict(tmp_path):
+    publish = _load_tool('publish_model.py')
+    src = tmp_path / 'weights_only.pth'
+    torch.save(dict(meta=dict(epoch=1)), src)
+    with pytest.raises(SystemExit, match='no "state_dict"'):
+        publish.publish(str(src), str(tmp_path / 'out'))
+    assert [p.name for p in tmp_path.iterdir()] == ['weights_only.pth']
+
+
+# ----------------------------------------------------------------- ensemble
+def _dump(path: Path, scores: np.ndarray, labels: np.ndarray) -> None:
+    """Write scores the way tools/test.py --dump does (DumpResults over data samples)."""
+    metric = DumpResults(out_file_path=str(path))
+    samples = []
+    for score, label in zip(scores, labels):
+        sample = ActionDataSample().set_gt_label(int(label))
+        sample.set_field(torch.from_numpy(score).float(), 'pred_score')
+        samples.append(sample.to_dict())  # what the Evaluator hands to metrics
+    metric.process({}, samples)
+    metric.compute_metrics(metric.results)
+
+
+def _synthetic_runs(num_videos: int = 60, num_classes: int = 7):
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, num_classes, num_videos)
+    onehot = np.eye(num_classes)[labels]
+    # Two imperfect "models" whose errors differ, as probabilities.
+    run_a = rng.dirichlet(np.ones(num_classes), num_videos) * 0.6 + onehot * 0.35 * (
+        rng.random(num_videos) < 0.6)[:, None]
+    run_b = rng.dirichlet(np.ones(num_classes), num_videos) * 0.6 + onehot * 0.35 * (
+        rng.random(num_videos) < 0.6)[:, None]
+    return labels, run_a / run_a.sum(1, keepdims=True), run_b / run_b.sum(1, keepdims=True)
+
+
+def test_ensemble_weighted_top1_matches_an_independent_computation(tmp_path):
+    labels, run_a, run_b = _synthetic_runs()
+    _dump(tmp_path / 'a.pkl', run_a, labels)
+    _dump(tmp_path / 'b.pkl', run_b, labels)
+    out = _run(str(TOOLS / 'ensemble.py'), str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'),
+               '--weights', '1', '3')
+    a32, b32 = (r.astype(np.float32).astype(np.float64) for r in (run_a, run_b))  # as dumped
+    fused = (a32 + 3 * b32) / 4
+    expected_top1 = 100 * np.mean(fused.argmax(1) == labels)
+    single_top1 = [100 * np.mean(r.argmax(1) == labels) for r in (run_a, run_b)]
+    assert expected_top1 not in single_top1  # the fusion changes the answer
+    assert expected_top1 != 100 * np.mean((a32 + b32).argmax(1) == labels)  # so do the weights
+    got = float(re.search(r'ensemble of 2 \(60 videos\): top1 ([\d.]+), top5 ([\d.]+)', out)[1])
+    assert got == pytest.approx(expected_top1, abs=0.005)
+
+
+def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
+    ensemble = _load_tool('ensemble.py')
+    labels, run_a, run_b = _synthetic_runs(num_videos=40)
+    logits_a, logits_b = np.log(run_a) * 3, np.log(run_b) * 0.5  # different temperatures
+    _dump(tmp_path / 'a.pkl', logits_a, labels)
+    _dump(tmp_path / 'b.pkl', logits_b, labels)
+    ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--apply-softmax'])
+    soft = [np.exp(x) / np.exp(x).sum(1, keepdims=True) for x in (logits_a, logits_b)]
+    fused = (soft[0] + soft[1]) / 2
+    rank = (fused > fused[np.arange(40), labels][:, None]).sum(1)
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith('ensemble')][0]
+    assert f'top1 {100 * np.mean(rank < 1):.2f}, top5 {100 * np.mean(rank < 5):.2f}' in line
+
+    _dump(tmp_path / 'c.pkl', run_b[:30], labels[:30])
+    with pytest.raises(SystemExit, match='does not cover the same videos'):
+        ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'c.pkl')])
+    with pytest.raises(SystemExit, match='3 weights for 2 dumps'):
+        ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--weights', '1', '1',
+                       '1'])
