@@ -6,6 +6,7 @@ import torch.utils.checkpoint as cp
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
+from mmcv.cnn import ConvModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
 from ..motion_squeeze import MotionSqueeze
@@ -133,9 +134,13 @@ class ResNetTSM_MS(ResNetTSM):
         super().init_weights()
         if self.pretrained2d:
             # The 2D weights cover the ResNet only: the MS modules get their
-            # own init, whatever ran before.
+            # own init (ConvModule's: Kaiming convs, unit norms), whatever ran
+            # before. Not via MotionSqueeze.init_weights, which does not reach
+            # the ConvModules nested in its Sequential blocks.
             for _, module in self.ms_modules():
-                module.init_weights()
+                for m in module.modules():
+                    if isinstance(m, ConvModule):
+                        m.init_weights()
 
     # ------------------------------------------------------------ forward
     def _run_ms(self, module: MotionSqueeze, x: torch.Tensor) -> torch.Tensor:
@@ -169,6 +174,12 @@ class ResNetTSM_MS(ResNetTSM):
         return tuple(outs)
 
     # ------------------------------------------------------------ train mode
+    def train(self, mode: bool = True) -> 'ResNetTSM_MS':
+        """ResNet's train mode (frozen stages, norm_eval, partial BN); returns
+        ``self`` as :meth:`torch.nn.Module.train` does (ResNet's returns None)."""
+        super().train(mode)
+        return self
+
     def _partial_bn(self) -> None:
         """Freeze the BatchNorms except the first, as ResNet does, but keep
         those of the MS modules training: they have no pretrained statistics

@@ -1,0 +1,209 @@
+"""ResNetTSM_MS: placement of the MS modules, TSM checkpoint compatibility,
+initialisation, and the ResNet options (temporal_pool, with_cp, norm_eval,
+frozen_stages, partial_bn, multi-view batches)."""
+import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
+import pytest
+import torch
+import torch.nn as nn
+import torchvision
+from mmaction.models.backbones.resnet_tsm import ResNetTSM
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ms_plugin.models import MotionSqueeze
+from ms_plugin.models.backbones import ResNetTSM_MS
+
+
+def _backbone(depth: int = 18, **kwargs) -> ResNetTSM_MS:
+    torch.manual_seed(0)
+    kwargs.setdefault('pretrained', None)
+    model = ResNetTSM_MS(depth, **kwargs)
+    model.init_weights()
+    return model
+
+
+def _frames(clips: int, num_segments: int = 8, size: int = 32) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(clips * num_segments, 3, size, size)
+
+
+def _num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _silence_ms(model: ResNetTSM_MS) -> None:
+    """Make every MS module add exactly zero: its last BN outputs 0 before the ReLU."""
+    for _, module in model.ms_modules():
+        last_norm = module.transform[-1].pointwise.bn
+        nn.init.zeros_(last_norm.weight)
+        nn.init.zeros_(last_norm.bias)
+
+
+@pytest.mark.parametrize('depth, channels, ms_params', [(18, 128, 20985), (50, 512, 70905)])
+def test_one_ms_module_after_res3_with_the_reference_size(depth, channels, ms_params):
+    model = _backbone(depth)
+    assert [name for name, _ in model.ms_modules()] == ['ms_layer2']
+    module = model.ms_layer2
+    assert isinstance(module, MotionSqueeze)
+    assert (module.in_channels, module.num_segments) == (channels, 8)
+    # Parameter cost of one MS module quoted in the reference notes.
+    assert _num_params(module) == ms_params
+    stock = ResNetTSM(depth, pretrained2d=False)
+    assert _num_params(model) - _num_params(stock) == ms_params
+
+
+def test_silenced_ms_reduces_to_resnet_tsm_and_live_ms_changes_the_output():
+    model = _backbone(18).eval()
+    stock = ResNetTSM(18, pretrained2d=False)
+    stock.eval()  # ResNet.train returns None: no chaining
+    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
+    assert not unexpected and missing
+    x = _frames(2)
+    with torch.no_grad():
+        live = model(x)
+        _silence_ms(model)
+        silent = model(x)
+        reference = stock(x)
+    assert live.shape == reference.shape == (16, 512, 1, 1)
+    torch.testing.assert_close(silent, reference)  # the MS output is added, nothing else
+    assert not torch.allclose(live, reference)
+
+
+def test_resnet_tsm_checkpoint_loads_with_only_ms_keys_missing():
+    model = _backbone(50, ms_stages=(1, 2))
+    stock = ResNetTSM(50, pretrained2d=False)
+    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
+    assert unexpected == []
+    assert missing and all(key.startswith(('ms_layer2.', 'ms_layer3.')) for key in missing)
+    ms_keys = {key for key in model.state_dict()
+               if key.startswith('ms_layer') and not key.endswith('num_batches_tracked')}
+    assert set(missing) == ms_keys
+    torch.testing.assert_close(model.layer3[1].conv2.conv.weight,
+                               stock.layer3[1].conv2.conv.weight)
+
+
+def test_pretrained_none_with_pretrained2d_initialises_from_scratch():
+    # ResNetTSM itself crashes here (it loads torchvision weights from None).
+    torch.manual_seed(0)
+    model = ResNetTSM_MS(18, pretrained=None, pretrained2d=True)
+    for _, param in model.named_parameters():
+        param.data.fill_(3.0)
+    model.init_weights()
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
+    assert model.layer1[0].conv1.conv.net.weight.std() < 1.0
+    assert model.ms_layer2.reduce.conv.weight.std() < 1.0
+
+
+def test_pretrained_local_torchvision_file_loads_resnet_and_leaves_ms_at_init(tmp_path):
+    torch.manual_seed(2)
+    tv = torchvision.models.resnet18()
+    for m in tv.modules():  # non-default statistics, to see them arrive
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.weight.data.uniform_(0.5, 1.5)
+    path = tmp_path / 'resnet18_tv.pth'
+    torch.save(tv.state_dict(), path)
+
+    model = ResNetTSM_MS(18, pretrained=str(path), pretrained2d=True)
+    for param in model.ms_layer2.parameters():
+        param.data.fill_(3.0)
+    model.init_weights()
+
+    tv_state = tv.state_dict()
+    torch.testing.assert_close(model.conv1.conv.weight, tv_state['conv1.weight'])
+    torch.testing.assert_close(model.conv1.bn.weight, tv_state['bn1.weight'])
+    torch.testing.assert_close(model.layer2[1].conv2.conv.weight, tv_state['layer2.1.conv2.weight'])
+    torch.testing.assert_close(model.layer3[0].downsample.bn.running_mean,
+                               tv_state['layer3.0.downsample.1.running_mean'])
+    # The shifted convs are wrapped (`.net`) and still receive their weights.
+    torch.testing.assert_close(model.layer4[1].conv1.conv.net.weight,
+                               tv_state['layer4.1.conv1.weight'])
+    ms = model.ms_layer2
+    for m in ms.modules():
+        if isinstance(m, _BatchNorm):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
+            assert torch.all(m.running_mean == 0) and torch.all(m.running_var == 1)
+    assert not torch.any(ms.reduce.conv.weight == 3.0)  # re-initialised, not left as is
+
+
+@pytest.mark.parametrize('ms_stages', [(1, ), (0, 1, 3)])
+def test_temporal_pool_gives_ms_modules_the_pooled_segment_count(ms_stages):
+    model = _backbone(18, temporal_pool=True, ms_stages=ms_stages).eval()
+    expected = {f'ms_layer{s + 1}': 8 if s == 0 else 4 for s in ms_stages}
+    assert {name: m.num_segments for name, m in model.ms_modules()} == expected
+    with torch.no_grad():
+        out = model(_frames(2))
+    assert out.shape == (2 * 4, 512, 1, 1)
+
+
+def test_with_cp_checkpoints_the_ms_module_and_keeps_the_gradients():
+    x = _frames(1)
+    grads, calls = {}, {}
+    for with_cp in (False, True):
+        model = _backbone(50, with_cp=with_cp).train()  # BasicBlock has no with_cp
+        calls[with_cp] = 0
+
+        def count(*_, flag=with_cp):
+            calls[flag] += 1
+
+        model.ms_layer2.register_forward_pre_hook(count)  # the recompute may stop early
+        model(x.clone().requires_grad_()).sum().backward()
+        grads[with_cp] = model.ms_layer2.reduce.conv.weight.grad.clone()
+    assert calls == {False: 1, True: 2}  # recomputed in the backward pass
+    torch.testing.assert_close(grads[True], grads[False])
+
+
+def test_norm_eval_freezes_every_norm_layer_including_the_ms_ones():
+    model = _backbone(18, norm_eval=True).train()
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and not any(m.training for m in norms)
+    assert not any(m.training for m in model.ms_layer2.modules() if isinstance(m, _BatchNorm))
+    assert model.layer1[0].conv1.conv.net.training  # only the norms
+
+
+def test_frozen_stages_freeze_the_resnet_stages_but_not_the_new_ms_module():
+    model = _backbone(18, frozen_stages=2).train()
+    for name in ('conv1', 'layer1', 'layer2'):
+        assert not any(p.requires_grad for p in getattr(model, name).parameters()), name
+    assert all(p.requires_grad for p in model.layer3.parameters())
+    assert all(p.requires_grad for p in model.ms_layer2.parameters())
+
+
+def test_partial_bn_freezes_pretrained_norms_but_trains_the_ms_norms():
+    model = _backbone(18, partial_bn=True).train()
+    assert model.conv1.bn.training and model.conv1.bn.weight.requires_grad
+    assert not model.layer3[0].conv1.bn.training
+    assert not model.layer3[0].conv1.bn.weight.requires_grad
+    ms_norms = [m for m in model.ms_layer2.modules() if isinstance(m, _BatchNorm)]
+    assert ms_norms and all(m.training and m.weight.requires_grad for m in ms_norms)
+
+
+def test_multi_view_batch_matches_each_view_alone():
+    # A test batch of 2 samples x 6 views (twice_sample x ThreeCrop) x 8 frames.
+    model = _backbone(18).eval()
+    x = _frames(2 * 6)
+    with torch.no_grad():
+        together = model(x)
+        alone = torch.cat([model(view) for view in x.split(8)])
+    assert together.shape == (96, 512, 1, 1)
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(ms_stages=(4, )), 'ms_stages'),
+    (dict(ms_stages=(1, 1)), 'twice'),
+    (dict(ms_cfg=dict(in_channels=64)), 'in_channels'),
+    (dict(ms_cfg=dict(num_segments=4)), 'num_segments'),
+])
+def test_bad_ms_settings_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ResNetTSM_MS(18, pretrained=None, **kwargs)
+
+
+def test_ms_cfg_reaches_the_modules_and_norm_cfg_follows_the_backbone():
+    model = _backbone(18, ms_cfg=dict(max_displacement=3, soft_argmax='hard'),
+                      norm_cfg=dict(type='BN2d', requires_grad=False))
+    module = model.ms_layer2
+    assert (module.max_displacement, module.soft_argmax) == (3, 'hard')
+    assert not module.reduce.bn.weight.requires_grad
