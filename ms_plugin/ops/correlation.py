@@ -12,6 +12,8 @@ a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``
 the soft-argmax that follows reduces over displacements, which is fastest when
 they are innermost in memory.
 """
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -52,6 +54,28 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+def _build_target_index(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
+    """Flat target position of every (source position, displacement); H*W if outside."""
+    grid = displacement_grid(d, device=device, dtype=torch.long)  # [2, P*P]
+    ys = torch.arange(h, device=device).view(h, 1).expand(h, w).reshape(-1, 1)
+    xs = torch.arange(w, device=device).view(1, w).expand(h, w).reshape(-1, 1)
+    ty = ys + grid[1].view(1, -1)  # [H*W, P*P]
+    tx = xs + grid[0].view(1, -1)
+    inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    return torch.where(inside, ty * w + tx, torch.full_like(ty, h * w))
+
+
+_cached_target_index = functools.lru_cache(maxsize=64)(_build_target_index)
+
+
+def _target_index(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
+    # Eager calls reuse the index (a dozen small kernels saved per call); traced
+    # calls build it in the graph, where it is constant-folded anyway.
+    if torch.compiler.is_compiling():
+        return _build_target_index(h, w, d, device)
+    return _cached_target_index(h, w, d, device)
+
+
 def _global_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
     n, c, h, w = f1.shape
     p = 2 * d + 1
@@ -62,13 +86,7 @@ def _global_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Ten
     tgt = F.pad(tgt, (0, 1))  # [N, C, H*W + 1]
     # [N, H*W (source), C] x [N, C, H*W + 1 (target)] -> [N, H*W, H*W + 1]
     full = torch.bmm(src.transpose(1, 2), tgt)
-    grid = displacement_grid(d, device=f1.device, dtype=torch.long)  # [2, P*P]
-    ys = torch.arange(h, device=f1.device).view(h, 1).expand(h, w).reshape(-1, 1)
-    xs = torch.arange(w, device=f1.device).view(1, w).expand(h, w).reshape(-1, 1)
-    ty = ys + grid[1].view(1, -1)  # [H*W, P*P]
-    tx = xs + grid[0].view(1, -1)
-    inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
-    index = torch.where(inside, ty * w + tx, torch.full_like(ty, h * w))
+    index = _target_index(h, w, d, f1.device)  # [H*W, P*P]
     corr = full.gather(2, index.unsqueeze(0).expand(n, -1, -1))  # [N, H*W, P*P]
     # [N, H*W, P*P] -> [N, H, W, P*P] -> (view) [N, P*P, H, W], displacements innermost in memory
     return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)

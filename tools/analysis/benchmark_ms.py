@@ -1,0 +1,130 @@
+"""Time the MotionSqueeze module against the MSNet backbone it sits in.
+
+Prints, measured in this one run on this machine (medians over repeats,
+interleaved so that load changes hit every timing alike):
+
+- the MS module's share of the whole MSNet-R50 backbone (one clip of
+  ``--frames`` frames at ``--size`` px), forward (eval, no grad) and
+  forward+backward (train mode);
+- the correlation op (``ms_plugin.ops.local_correlation``) against the naive
+  shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps.
+
+Example::
+
+    python tools/analysis/benchmark_ms.py --repeats 9
+"""
+import argparse
+import platform
+import statistics
+import time
+from typing import Callable, List
+
+import torch
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--depth', type=int, default=50, help='ResNet depth')
+    parser.add_argument('--frames', type=int, default=8, help='frames per clip (T)')
+    parser.add_argument('--size', type=int, default=224, help='input height and width')
+    parser.add_argument('--repeats', type=int, default=7, help='timed repeats (median)')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed first runs')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    return parser.parse_args()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def run() -> None:
+        out = module(x)
+        out = out[-1] if isinstance(out, (tuple, list)) else out
+        out.backward(torch.ones_like(out))
+    return run
+
+
+def median_ms(values: List[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import ms_plugin  # noqa: F401  (registers the modules, applies compat fixes)
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter init log
+    from ms_plugin.models.backbones import ResNetTSM_MS
+    from ms_plugin.ops import local_correlation, naive_local_correlation
+
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    backbone = ResNetTSM_MS(depth=args.depth, num_segments=args.frames, pretrained=None,
+                            pretrained2d=False).to(device)
+    backbone.init_weights()
+    ms = backbone.ms_layer2
+    clip = torch.randn(args.frames, 3, args.size, args.size, device=device)
+    with torch.no_grad():  # the input the MS module sees inside the backbone
+        feat = backbone.layer2(backbone.layer1(backbone.maxpool(backbone.conv1(clip))))
+    feat_grad = feat.clone().requires_grad_(True)
+    clip_grad = clip.clone().requires_grad_(True)
+    d = ms.max_displacement
+    pair_shape = (args.frames - 1, ms.reduce.conv.out_channels) + tuple(feat.shape[2:])
+    f1, f2 = torch.randn(pair_shape, device=device), torch.randn(pair_shape, device=device)
+
+    cases = {}
+
+    def no_grad(fn):
+        def run():
+            with torch.no_grad():
+                fn()
+        return run
+
+    cases['backbone_fwd'] = (lambda: backbone.eval(), no_grad(lambda: backbone(clip)))
+    cases['ms_fwd'] = (lambda: backbone.eval(), no_grad(lambda: ms(feat)))
+    cases['backbone_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(backbone, clip_grad))
+    cases['ms_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(ms, feat_grad))
+    cases['corr_matmul'] = (lambda: None, no_grad(lambda: local_correlation(f1, f2, d)))
+    cases['corr_naive'] = (lambda: None, no_grad(lambda: naive_local_correlation(f1, f2, d)))
+
+    times = {name: [] for name in cases}
+    for i in range(args.warmup + args.repeats):
+        for name, (setup, fn) in cases.items():
+            setup()
+            elapsed = timed(fn, device)
+            if i >= args.warmup:
+                times[name].append(elapsed)
+        backbone.zero_grad(set_to_none=True)
+    med = {name: median_ms(values) for name, values in times.items()}
+
+    print(f'device: {device} ({platform.processor() or platform.machine()}), '
+          f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
+          f'medians of {args.repeats} interleaved repeats')
+    print(f'MSNet-R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size};'
+          f' MS module input {tuple(feat.shape)}')
+    print('| measure | backbone (ms) | MS module (ms) | MS share of backbone |')
+    print('| --- | --- | --- | --- |')
+    for label, key in (('forward', 'fwd'), ('forward+backward', 'fwdbwd')):
+        total, part = med[f'backbone_{key}'], med[f'ms_{key}']
+        print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% |')
+    print(f'correlation of {pair_shape[0]} pairs of {pair_shape[1]}x{pair_shape[2]}x'
+          f'{pair_shape[3]}, d={d}: matmul+gather {med["corr_matmul"]:.2f} ms, naive '
+          f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
+          f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
+
+
+if __name__ == '__main__':
+    main()
