@@ -6,7 +6,8 @@
 #
 # ImageNet weights come from a local file (no downloads at build time). On a
 # machine with internet access:
-#   python -c "import timm, torch; torch.save(timm.create_model('mobilenetv3_large_100', pretrained=True).state_dict(), 'mobilenetv3_large_100.pth')"
+#   python -c "import timm, torch; m = timm.create_model('mobilenetv3_large_100', \
+#       pretrained=True); torch.save(m.state_dict(), 'mobilenetv3_large_100.pth')"
 # and copy it to checkpoints/timm/ (or set model.backbone.pretrained=None to
 # start from scratch, e.g. `--cfg-options model.backbone.pretrained=None`).
 _base_ = ['msnet_r50_sthv2.py']

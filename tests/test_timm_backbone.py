@@ -268,3 +268,18 @@ def test_mobilenetv3_sthv2_config_builds_and_trains_a_step():
     losses = model.train_step(data, optim_wrapper)
     assert torch.isfinite(losses['loss_cls'])
     assert not torch.equal(ms_weight, model.backbone.ms_stage2.reduce.conv.weight)
+
+
+def test_deepcopy_hooks_follow_the_copy():
+    """EMA and similar hooks deep-copy the model: the copy must use its own MS modules."""
+    import copy
+    torch.manual_seed(0)
+    backbone = TimmTSM_MS('mobilenetv3_large_100', num_segments=2).eval()
+    twin = copy.deepcopy(backbone)
+    x = clip()
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), backbone(x))
+        before = backbone(x)
+        twin.ms_stage2.transform[-1].pointwise.conv.weight.mul_(3.0)
+        assert not torch.allclose(twin(x), before)
+        torch.testing.assert_close(backbone(x), before)
