@@ -162,7 +162,7 @@ class TimmTSM_MS(BaseModule):
     # ------------------------------------------------------------ structure
     @staticmethod
     def _create_model(model_name: str) -> nn.Module:
-        import timm
+        import timm  # here, not at the top: `import ms_plugin` need not load timm
         if not timm.is_model(model_name):
             similar = timm.list_models(f'*{model_name.split("_")[0]}*')[:8]
             raise ValueError(
