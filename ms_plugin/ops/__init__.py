@@ -2,7 +2,7 @@
 from .correlation import (displacement_grid, l2_normalize, local_correlation,
                           naive_local_correlation)
 from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
+from .temporal_shift import temporal_shift
 
 __all__ = ['displacement_grid', 'l2_normalize', 'local_correlation', 'naive_local_correlation',
-           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
-from .temporal_shift import temporal_shift  # noqa: E402,F401
+           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES', 'temporal_shift']
