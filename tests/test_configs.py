@@ -1,0 +1,274 @@
+"""Every config under configs/ (shared pieces excepted): it loads, declares the
+plugin, builds a model that trains and tests a step, and its data pipelines
+run on generated data in the dataset's layout. Plus the backbone swap into a
+stock MMAction2 config and the HMDB51 fine-tuning from a Kinetics checkpoint."""
+import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
+import copy
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List
+
+import cv2
+import mmaction
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import DATASETS, MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+# Shared pieces (`_base_/` folders, `_*.py` files) are not configs of their own.
+CONFIGS = sorted(
+    path for path in CONFIG_DIR.rglob('*.py')
+    if '_base_' not in path.relative_to(CONFIG_DIR).parts[:-1] and not path.name.startswith('_'))
+CONFIG_IDS = [str(path.relative_to(CONFIG_DIR)) for path in CONFIGS]
+STOCK_TSM_STHV2 = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs', 'recognition',
+                           'tsm', 'tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py')
+NUM_FRAMES = 24
+FRAME_SIZE = (80, 60)  # (w, h)
+SAMPLERS = ('SampleFrames', 'DenseSampleFrames', 'UniformSample')
+
+
+@pytest.fixture(autouse=True)
+def _mmaction_scope():
+    init_default_scope('mmaction')
+
+
+def _load(path: Path) -> Config:
+    return Config.fromfile(str(path))
+
+
+def _num_segments(cfg: Config) -> int:
+    return cfg.model.backbone.get('num_segments', 8)
+
+
+def _model_without_downloads(cfg: Config) -> dict:
+    model = copy.deepcopy(cfg.model)
+    if 'pretrained' in model.backbone:
+        model.backbone.pretrained = None
+    return model
+
+
+def test_the_paper_configs_and_the_swap_example_are_all_found():
+    names = set(CONFIG_IDS)
+    expected = {'msnet_r50_sthv1.py', 'msnet_r50_16f_sthv1.py', 'msnet_r50_sthv2.py',
+                'msnet_r50_16f_sthv2.py', 'msnet_r50_k400.py', 'msnet_r50_hmdb51.py',
+                'examples/tsm_r50_sthv2_swap_ms.py'}
+    assert expected <= names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
+def test_config_loads_and_declares_the_plugin(path):
+    cfg = _load(path)
+    assert cfg.default_scope == 'mmaction'
+    assert 'ms_plugin' in cfg.custom_imports['imports']
+    assert cfg.custom_imports.get('allow_failed_imports') is False
+    assert cfg.model.type in MODELS.module_dict
+    assert cfg.model.backbone.type in MODELS.module_dict
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
+def test_config_model_trains_and_tests_a_step(path):
+    cfg = _load(path)
+    torch.manual_seed(0)
+    model = MODELS.build(_model_without_downloads(cfg))
+    model.init_weights()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    frames = _num_segments(cfg)
+
+    def batch(views: int) -> Dict:
+        inputs = [torch.randint(0, 256, (views * frames, 3, 32, 32), dtype=torch.uint8)]
+        return dict(inputs=inputs, data_samples=[ActionDataSample().set_gt_label(0)])
+
+    model.train()
+    before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    losses = model.train_step(batch(1), optim)
+    assert torch.isfinite(losses['loss'])
+    after = [p for p in model.parameters() if p.requires_grad]
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))
+
+    model.eval()
+    (prediction, ) = model.test_step(batch(2))
+    num_classes = cfg.model.cls_head.num_classes
+    assert prediction.pred_score.shape == (num_classes, )
+    assert torch.isclose(prediction.pred_score.sum(), torch.tensor(1.0), atol=1e-4)
+
+
+# ---------------------------------------------------------------- data
+def _clip_frames(seed: int) -> List[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    width, height = FRAME_SIZE
+    frames = []
+    for t in range(NUM_FRAMES):
+        frame = rng.integers(0, 50, (height, width, 3), dtype=np.uint8)
+        frame[20:36, 4 + 2 * t:20 + 2 * t] = 230  # a square moving right
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope='module')
+def generated_data(tmp_path_factory) -> Path:
+    """One clip as `{:05}.jpg` frames (rawframes) and as an mp4 (videos)."""
+    root = tmp_path_factory.mktemp('layouts')
+    frames = _clip_frames(0)
+    frame_dir = root / 'rawframes' / 'clip0'
+    frame_dir.mkdir(parents=True)
+    for t, frame in enumerate(frames, start=1):  # RawframeDataset starts at 1
+        cv2.imwrite(str(frame_dir / f'{t:05}.jpg'), frame)
+    (root / 'videos').mkdir()
+    writer = cv2.VideoWriter(str(root / 'videos' / 'clip0.mp4'),
+                             cv2.VideoWriter_fourcc(*'mp4v'), 8, FRAME_SIZE)
+    assert writer.isOpened(), 'OpenCV cannot write mp4v here'
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return root
+
+
+def _flip_label_map(pipeline: List[dict]) -> Dict[int, int]:
+    for step in pipeline:
+        if step['type'] == 'Flip' and step.get('flip_label_map'):
+            return dict(step['flip_label_map'])
+    return {}
+
+
+def _expected_views(pipeline: List[dict]) -> int:
+    """Clips x crops per sample that the (test) pipeline produces."""
+    views = 1
+    for step in pipeline:
+        if step['type'] in SAMPLERS and step.get('test_mode'):
+            views *= 2 if step.get('twice_sample') else 1
+            if step['type'] == 'DenseSampleFrames':
+                views *= step.get('num_sample_positions', 10)
+        views *= {'ThreeCrop': 3, 'TenCrop': 10}.get(step['type'], 1)
+    return views
+
+
+def _dataset_on(dataset_cfg: dict, root: Path, ann_dir: Path, label: int) -> dict:
+    dataset_cfg = copy.deepcopy(dataset_cfg)
+    ann_file = ann_dir / f'{dataset_cfg.type}.txt'
+    if dataset_cfg.type == 'RawframeDataset':
+        ann_file.write_text(f'clip0 {NUM_FRAMES} {label}\n')
+        dataset_cfg.data_prefix = dict(img=str(root / 'rawframes'))
+    elif dataset_cfg.type == 'VideoDataset':
+        ann_file.write_text(f'clip0.mp4 {label}\n')
+        dataset_cfg.data_prefix = dict(video=str(root / 'videos'))
+    else:
+        pytest.fail(f'no generated layout for {dataset_cfg.type}; add one to this test')
+    dataset_cfg.ann_file = str(ann_file)
+    return dataset_cfg
+
+
+@pytest.mark.parametrize('split', ['train', 'val', 'test'])
+@pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
+def test_config_pipeline_runs_on_generated_data(path, split, generated_data, tmp_path):
+    cfg = _load(path)
+    dataset_cfg = cfg[f'{split}_dataloader'].dataset
+    pipeline = dataset_cfg.pipeline
+    flip_map = _flip_label_map(pipeline)
+    label = min(flip_map) if flip_map else 0
+    if flip_map:  # always flip, to see the label swap
+        for step in pipeline:
+            if step['type'] == 'Flip':
+                step['flip_ratio'] = 1.0
+    dataset = DATASETS.build(_dataset_on(dataset_cfg, generated_data, tmp_path, label))
+    sample = dataset[0]
+
+    frames = _num_segments(cfg)
+    views = _expected_views(pipeline) if split == 'test' else 1
+    inputs = sample['inputs']
+    assert inputs.dtype == torch.uint8 and inputs.shape[1] == 3
+    assert inputs.shape[0] == views * frames
+    if path.parent == CONFIG_DIR and path.name.startswith('msnet_r50') and split != 'test':
+        assert inputs.shape[2:] == (224, 224)
+    assert sample['data_samples'].gt_label.item() == flip_map.get(label, label)
+
+
+# ---------------------------------------------------------------- specific configs
+def test_configs_follow_the_reference_recipe():
+    sth = _load(CONFIG_DIR / 'msnet_r50_sthv1.py')
+    assert sth.train_dataloader.dataset.filename_tmpl == '{:05}.jpg'
+    assert sth.model.cls_head.num_classes == 174
+    optimizer = sth.optim_wrapper.optimizer
+    assert (optimizer.lr, optimizer.momentum, optimizer.nesterov, optimizer.weight_decay) == \
+        (0.01, 0.9, True, 5e-4)
+    assert sth.param_scheduler[0].milestones == [20, 30] and sth.train_cfg.max_epochs == 40
+    assert sth.auto_scale_lr == dict(enable=False, base_batch_size=48)
+    assert sth.train_dataloader.batch_size * 8 == 48
+    k400 = _load(CONFIG_DIR / 'msnet_r50_k400.py')
+    assert k400.train_dataloader.dataset.pipeline[1].type == 'DenseSampleFrames'
+    assert (k400.optim_wrapper.optimizer.lr, k400.train_cfg.max_epochs) == (0.02, 75)
+    assert k400.param_scheduler[0].milestones == [30, 60]
+
+
+def test_16_frame_configs_change_only_the_frame_count():
+    for dataset in ('sthv1', 'sthv2'):
+        cfg8 = _load(CONFIG_DIR / f'msnet_r50_{dataset}.py')
+        cfg16 = _load(CONFIG_DIR / f'msnet_r50_16f_{dataset}.py')
+        assert cfg16.model.backbone.num_segments == 16
+        for split in ('train', 'val', 'test'):
+            pipe8 = cfg8[f'{split}_dataloader'].dataset.pipeline
+            pipe16 = cfg16[f'{split}_dataloader'].dataset.pipeline
+            for step8, step16 in zip(pipe8, pipe16, strict=True):
+                if step8['type'] in SAMPLERS:
+                    assert step16 == dict(step8, num_clips=16)
+                else:
+                    assert step16 == step8
+
+
+def test_hmdb51_split_is_one_environment_variable_away(monkeypatch):
+    monkeypatch.setenv('HMDB51_SPLIT', '3')
+    cfg = _load(CONFIG_DIR / 'msnet_r50_hmdb51.py')
+    for split in ('train', 'val', 'test'):
+        assert '_split_3_' in cfg[f'{split}_dataloader'].dataset.ann_file
+    assert cfg.work_dir.endswith('split3')
+    assert cfg.load_from.endswith('.pth')
+
+
+def test_hmdb51_model_loads_the_kinetics_checkpoint_but_its_classifier(tmp_path):
+    k400 = MODELS.build(_model_without_downloads(_load(CONFIG_DIR / 'msnet_r50_k400.py')))
+    hmdb = MODELS.build(_model_without_downloads(_load(CONFIG_DIR / 'msnet_r50_hmdb51.py')))
+    path = tmp_path / 'epoch_75.pth'
+    torch.save(dict(state_dict=k400.state_dict(), meta=dict(epoch=75)), path)
+    fc_before = hmdb.cls_head.fc_cls.weight.clone()
+    load_checkpoint(hmdb, str(path), map_location='cpu', strict=False)  # what load_from does
+    torch.testing.assert_close(hmdb.backbone.ms_layer2.reduce.conv.weight,
+                               k400.backbone.ms_layer2.reduce.conv.weight)
+    torch.testing.assert_close(hmdb.backbone.layer4[2].conv3.conv.weight,
+                               k400.backbone.layer4[2].conv3.conv.weight)
+    assert hmdb.cls_head.fc_cls.weight.shape == (51, 2048)
+    assert torch.equal(hmdb.cls_head.fc_cls.weight, fc_before)
+
+
+def _without_scope(item):
+    # Loading through `mmaction::` marks the inherited dicts with `_scope_`.
+    if isinstance(item, dict):
+        return {k: _without_scope(v) for k, v in item.items() if k != '_scope_'}
+    if isinstance(item, (list, tuple)):
+        return [_without_scope(v) for v in item]
+    return item
+
+
+def test_swap_example_changes_only_the_backbone_of_the_stock_config():
+    stock = Config(_without_scope(Config.fromfile(STOCK_TSM_STHV2).to_dict()))
+    swapped = Config(_without_scope(
+        _load(CONFIG_DIR / 'examples' / 'tsm_r50_sthv2_swap_ms.py').to_dict()))
+    assert stock.model.backbone.type == 'ResNetTSM'
+    assert swapped.model.backbone.type == 'ResNetTSM_MS'
+    for key in ('cls_head', 'data_preprocessor', 'type'):
+        assert swapped.model[key] == stock.model[key]
+    for key in ('train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert swapped[key] == stock[key]
+    assert {k: v for k, v in swapped.model.backbone.items()
+            if k not in ('type', 'ms_stages', 'ms_cfg')} == \
+        {k: v for k, v in stock.model.backbone.items() if k != 'type'}
+
+    stock_model = MODELS.build(_model_without_downloads(stock))
+    swapped_model = MODELS.build(_model_without_downloads(swapped))
+    missing, unexpected = swapped_model.load_state_dict(stock_model.state_dict(), strict=False)
+    assert unexpected == []
+    assert missing and all(key.startswith('backbone.ms_layer2.') for key in missing)
