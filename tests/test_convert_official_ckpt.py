@@ -13,6 +13,7 @@ import torch
 
 import ms_plugin  # noqa: F401
 from mmaction.registry import MODELS
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from ms_plugin.utils.official_ckpt import (convert_reference_state_dict, describe_reference,
@@ -41,9 +42,10 @@ def _plugin_model(depth: int, num_classes: int = NUM_CLASSES):
                              cls_head=dict(num_classes=num_classes))).eval()
 
 
-def _reference(depth: int, dropout: float = 0.5, seed: int = 0) -> RefTSN:
+def _reference(depth: int, dropout: float = 0.5, seed: int = 0,
+               num_classes: int = NUM_CLASSES) -> RefTSN:
     torch.manual_seed(seed)
-    return randomize_(RefTSN(depth, FRAMES, NUM_CLASSES, dropout), seed=seed).eval()
+    return randomize_(RefTSN(depth, FRAMES, num_classes, dropout), seed=seed).eval()
 
 
 def _logits(model, frames: torch.Tensor) -> torch.Tensor:
@@ -81,15 +83,13 @@ def _assert_same_outputs(ref: RefTSN, model, seed: int = 1) -> None:
     assert (without_ms - expected).abs().max() > 1e-3 * expected.abs().max()
 
 
-def test_cli_converts_r50_and_model_reproduces_reference_logits(tmp_path):
-    ref = _reference(50)
+def test_cli_converts_r50_for_the_sthv1_config_and_reproduces_reference_logits(tmp_path):
+    config = REPO / 'configs' / 'msnet_r50_sthv1.py'
+    cfg = Config.fromfile(str(config))
+    num_classes = cfg.model.cls_head.num_classes  # 174, Something-Something V1
+    ref = _reference(50, num_classes=num_classes)
     src = tmp_path / 'ms_epoch_40.pth.tar'
     torch.save(reference_checkpoint(ref), src)
-    config = tmp_path / 'msnet_tiny.py'
-    config.write_text(
-        "custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)\n"
-        f"model = dict(type='MSNet', backbone=dict(depth=50, num_segments={FRAMES}), "
-        f"cls_head=dict(num_classes={NUM_CLASSES}))\n")
     dst = tmp_path / 'converted.pth'
     proc = subprocess.run([sys.executable, str(TOOL), str(src), str(dst), '--config', str(config)],
                           capture_output=True, text=True, cwd=REPO)
@@ -102,7 +102,8 @@ def test_cli_converts_r50_and_model_reproduces_reference_logits(tmp_path):
     assert ckpt['meta']['epoch'] == 40 and ckpt['meta']['arch'] == 'MS'
     assert not any('bn2' in k and 'layer' not in k for k in ckpt['state_dict'])
 
-    model = _plugin_model(50)
+    init_default_scope('mmaction')
+    model = MODELS.build(cfg.model).eval()
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
     _assert_same_outputs(ref, model)
 
