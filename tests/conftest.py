@@ -10,8 +10,9 @@ Fixtures:
 
 Functions (importable as ``from conftest import ...``):
     write_clip_frames, write_mp4, write_tiny_dataset, subprocess_env, run_tool,
-    latest_run_dir, read_json_lines.
+    latest_run_dir, read_json_lines, load_tool.
 """
+import importlib.util
 import json
 import os
 import subprocess
@@ -172,3 +173,15 @@ def latest_run_dir(work_dir: Path) -> Path:
 def read_json_lines(path: Path) -> List[dict]:
     """Records of an MMEngine json log (one JSON object a line), e.g. vis_data/scalars.json."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (the tools folder is not a package)."""
+    path = REPO_ROOT / 'tools' / f'{name}.py'
+    tools_dir = str(path.parent)
+    if tools_dir not in sys.path:  # tools/test.py imports its sibling train.py
+        sys.path.insert(0, tools_dir)
+    spec = importlib.util.spec_from_file_location(f'ms_plugin_tools_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

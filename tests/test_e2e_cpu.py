@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, read_json_lines,
-                      run_tool, subprocess_env)
+from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, load_tool,
+                      read_json_lines, run_tool, subprocess_env)
+from mmengine.config import Config
 
 VIDEO_CFG = TEST_CONFIGS / 'tiny_msnet_video.py'
 RAWFRAME_CFG = TEST_CONFIGS / 'tiny_msnet_rawframes.py'
@@ -116,3 +117,64 @@ def test_tools_test_loads_checkpoint_and_dumps_predictions(resumed_run, tiny_dat
         # average_clips='prob': the 2 clips x 3 crops are averaged into one distribution.
         assert tuple(scores.shape) == (3, )
         assert float(scores.sum()) == pytest.approx(1.0, abs=1e-4)
+
+
+# ------------------------------------------------ tools/train.py and test.py arguments
+@pytest.fixture(scope='module')
+def train_tool():
+    return load_tool('train')
+
+
+def _merged(tool, argv: list, merge=None) -> Config:
+    args = tool.parse_args(argv)
+    return (merge or tool.merge_train_args)(Config.fromfile(args.config), args)
+
+
+def test_train_args_resume_auto_and_path(train_tool, tiny_data, monkeypatch):
+    monkeypatch.setenv('MS_TINY_DATA', str(tiny_data))
+    cfg = _merged(train_tool, [str(VIDEO_CFG), '--resume'])
+    assert cfg.resume is True and cfg.load_from is None
+    cfg = _merged(train_tool, [str(VIDEO_CFG), '--resume', 'x/epoch_3.pth'])
+    assert cfg.resume is True and cfg.load_from == 'x/epoch_3.pth'
+    cfg = _merged(train_tool, [str(VIDEO_CFG)])
+    assert not cfg.resume
+    assert cfg.work_dir == str(Path('work_dirs') / 'tiny_msnet_video')
+
+
+def test_train_args_override_config(train_tool, tiny_data, monkeypatch):
+    monkeypatch.setenv('MS_TINY_DATA', str(tiny_data))
+    cfg = _merged(train_tool, [
+        str(VIDEO_CFG), '--work-dir', 'w', '--no-validate', '--amp', '--auto-scale-lr',
+        '--seed', '7', '--deterministic', '--cfg-options', 'train_cfg.max_epochs=5'])
+    assert cfg.work_dir == 'w'
+    assert cfg.val_cfg is None and cfg.val_dataloader is None and cfg.val_evaluator is None
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.auto_scale_lr.enable is True
+    # The config sets randomness.seed=0: the command line wins.
+    assert cfg.randomness.seed == 7 and cfg.randomness.deterministic is True
+    assert cfg.train_cfg.max_epochs == 5
+    assert cfg.launcher == 'none'
+
+
+def test_train_args_reject_amp_with_a_custom_wrapper(train_tool, tiny_data, monkeypatch):
+    monkeypatch.setenv('MS_TINY_DATA', str(tiny_data))
+    args = train_tool.parse_args([str(VIDEO_CFG), '--amp'])
+    cfg = Config.fromfile(args.config)
+    cfg.optim_wrapper.type = 'MyWrapper'
+    with pytest.raises(ValueError, match='MyWrapper'):
+        train_tool.merge_train_args(cfg, args)
+
+
+def test_test_args_dump_checkpoint_and_cfg_options(tiny_data, monkeypatch):
+    monkeypatch.setenv('MS_TINY_DATA', str(tiny_data))
+    tool = load_tool('test')
+    argv = [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.pkl', '--cfg-options',
+            'test_dataloader.batch_size=3']
+    cfg = _merged(tool, argv, merge=tool.merge_test_args)
+    assert cfg.load_from == 'ck.pth'
+    assert cfg.test_dataloader.batch_size == 3
+    assert [e['type'] for e in cfg.test_evaluator] == ['AccMetric', 'DumpResults']
+    assert cfg.test_evaluator[1]['out_file_path'] == 'p.pkl'
+    with pytest.raises(ValueError, match='pkl'):
+        _merged(tool, [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.json'], merge=tool.merge_test_args)
