@@ -31,4 +31,5 @@ PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" --job-name="$JOB_NAME" --gres=gpu:"$GPUS_PER_NODE" \
     --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 $SRUN_ARGS \
-    python -u "$TOOLS/train.py" "$CONFIG" --launcher slurm ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"
+    python -u "$TOOLS/train.py" "$CONFIG" --launcher slurm \
+    ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"
