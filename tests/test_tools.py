@@ -187,9 +187,13 @@ def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
     logits_a, logits_b = np.log(run_a) * 3, np.log(run_b) * 0.5  # different temperatures
     _dump(tmp_path / 'a.pkl', logits_a, labels)
     _dump(tmp_path / 'b.pkl', logits_b, labels)
-    ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--apply-softmax'])
+    ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--apply-softmax',
+                   '--out', str(tmp_path / 'fused.pkl')])
     soft = [np.exp(x) / np.exp(x).sum(1, keepdims=True) for x in (logits_a, logits_b)]
     fused = (soft[0] + soft[1]) / 2
+    written, written_labels = ensemble.load_dump(str(tmp_path / 'fused.pkl'))
+    np.testing.assert_allclose(written, fused, rtol=1e-5)
+    np.testing.assert_array_equal(written_labels, labels)
     rank = (fused > fused[np.arange(40), labels][:, None]).sum(1)
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith('ensemble')][0]
     assert f'top1 {100 * np.mean(rank < 1):.2f}, top5 {100 * np.mean(rank < 5):.2f}' in line

@@ -110,8 +110,9 @@ def main(argv: Optional[List[str]] = None) -> int:
           + ', '.join(f'top{k} {100 * v:.2f}' for k, v in acc.items()))
     if args.out:
         with open(args.out, 'wb') as file:
-            pickle.dump([dict(pred_score=s, gt_label=np.array([g])) for s, g in zip(fused, labels)],
-                        file)
+            fused_results = [dict(pred_score=score, gt_label=np.array([label]))
+                             for score, label in zip(fused, labels)]
+            pickle.dump(fused_results, file)
         print(f'wrote {args.out}')
     return 0
 

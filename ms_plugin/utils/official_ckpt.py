@@ -15,11 +15,14 @@ reference (after ``module.base_model.``)    plugin
 ``layerI.J.convK.weight``, ``.bnK.*``       ``backbone.layerI.J.convK.conv.weight``, ``.bn.*``
 ``layerI.J.downsample.0`` / ``.1``          ``backbone.layerI.J.downsample.conv`` / ``.bn``
 ``chnl_reduction.0`` / ``.1``               ``backbone.ms_layer2.reduce.conv`` / ``.bn``
-``flow_refinement.convK.0`` / ``.1``        ``backbone.ms_layer2.transform.{K-1}.depthwise.conv`` / ``.bn``
-``flow_refinement.convK.3`` / ``.4``        ``backbone.ms_layer2.transform.{K-1}.pointwise.conv`` / ``.bn``
+``flow_refinement.convK.0`` / ``.1``        ``backbone.ms_layer2.transform.{K-1}.depthwise.*``
+``flow_refinement.convK.3`` / ``.4``        ``backbone.ms_layer2.transform.{K-1}.pointwise.*``
 ``new_fc.*`` or ``fc1.*`` ([K, C, 1])       ``cls_head.fc_cls.*`` ([K, C])
 ``bn2.*`` (stem level, never used)          dropped
 ==========================================  ==============================================
+
+(``depthwise.*``/``pointwise.*``: ``.conv`` for the conv at index 0/3, ``.bn``
+for the BatchNorm at index 1/4.)
 
 The functions here are pure (dicts of tensors in, dicts of tensors out) so that
 the tool and the tests share them.

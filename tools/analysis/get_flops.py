@@ -140,9 +140,10 @@ def report(result: Dict[str, object], shape: Tuple[int, ...], config: str) -> st
         lines.append(f'  {part.split(".", 1)[1]}: {_g(flops)}')
     for name, flops in result['ms_flops'].items():
         short = name.split('.', 1)[1]
-        lines.append(f'  {short} (MotionSqueeze): {_g(flops)}, {result["ms_params"][name]} params; '
-                     f'its matrix products (correlation, expectation) {_g(result["ms_matmul"][name])}; '
-                     f'correlation by definition {_g(result["correlation_definition"][name])}')
+        lines.append(
+            f'  {short} (MotionSqueeze): {_g(flops)}, {result["ms_params"][name]} params; '
+            f'its matrix products (correlation, expectation) {_g(result["ms_matmul"][name])}; '
+            f'correlation by definition {_g(result["correlation_definition"][name])}')
     if result['not_counted']:
         ops = ', '.join(sorted(op.replace('aten::', '') for op in result['not_counted']))
         lines.append(f'not counted (element-wise or unsupported): {ops}')
