@@ -113,7 +113,8 @@ def test_pretrained_local_torchvision_file_loads_resnet_and_leaves_ms_at_init(tm
     tv_state = tv.state_dict()
     torch.testing.assert_close(model.conv1.conv.weight, tv_state['conv1.weight'])
     torch.testing.assert_close(model.conv1.bn.weight, tv_state['bn1.weight'])
-    torch.testing.assert_close(model.layer2[1].conv2.conv.weight, tv_state['layer2.1.conv2.weight'])
+    torch.testing.assert_close(model.layer2[1].conv2.conv.weight,
+                               tv_state['layer2.1.conv2.weight'])
     torch.testing.assert_close(model.layer3[0].downsample.bn.running_mean,
                                tv_state['layer3.0.downsample.1.running_mean'])
     # The shifted convs are wrapped (`.net`) and still receive their weights.
