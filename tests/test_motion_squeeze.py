@@ -153,3 +153,15 @@ def test_multi_view_batches():
     # 2 clips x 6 views x T frames: any batch of whole clips works.
     module = MotionSqueeze(8, 3, reduced_channels=4, max_displacement=1)
     assert module(torch.randn(2 * 6 * 3, 8, 4, 4)).shape == (36, 8, 4, 4)
+
+
+def test_init_weights_resets_every_block():
+    module = MotionSqueeze(16, 2, reduced_channels=8)
+    for param in module.parameters():
+        param.data.fill_(0.123)
+    module.init_weights()
+    pointwise = module.transform[2].pointwise
+    assert torch.equal(pointwise.bn.weight, torch.ones_like(pointwise.bn.weight))
+    assert torch.equal(pointwise.bn.bias, torch.zeros_like(pointwise.bn.bias))
+    assert not torch.allclose(pointwise.conv.weight, torch.tensor(0.123))
+    assert not torch.allclose(module.reduce.conv.weight, torch.tensor(0.123))

@@ -126,6 +126,18 @@ class MotionSqueeze(BaseModule):
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
 
+    def init_weights(self) -> None:
+        """Kaiming (fan-out) convs and unit norms, as the reference.
+
+        Without an ``init_cfg``, MMEngine does not reach the ConvModules nested
+        in ``transform``'s plain Sequentials, so they are re-initialised here.
+        """
+        super().init_weights()
+        if self.init_cfg is None:
+            for module in self.modules():
+                if isinstance(module, ConvModule):
+                    module.init_weights()
+
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:
             raise ValueError('MotionSqueeze expects frame features [N*T, C, H, W]; '
