@@ -180,7 +180,7 @@ def load_tool(name: str):
     path = REPO_ROOT / 'tools' / f'{name}.py'
     tools_dir = str(path.parent)
     if tools_dir not in sys.path:  # tools/test.py imports its sibling train.py
-        sys.path.insert(0, tools_dir)
+        sys.path.append(tools_dir)  # last: `tools/test.py` must not shadow anything
     spec = importlib.util.spec_from_file_location(f'ms_plugin_tools_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

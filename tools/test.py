@@ -14,16 +14,14 @@ Examples::
 """
 import argparse
 import os
-import os.path as osp
-import sys
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict, DictAction
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-# train.py imports ms_plugin (the compat fixes) and holds the shared launch helpers.
-from train import (CFG_OPTIONS_HELP, LAUNCHERS, build_runner,  # noqa: E402
-                   default_work_dir, setup_cpu_distributed)
+# The sibling tools/train.py (found because a script's folder is on sys.path)
+# imports ms_plugin, i.e. the compat fixes, and holds the shared launch helpers.
+from train import (CFG_OPTIONS_HELP, LAUNCHERS, build_runner, default_work_dir,
+                   setup_cpu_distributed)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
