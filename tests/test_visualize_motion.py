@@ -20,7 +20,6 @@ much it moved. So:
   square is the only confident region (its border matches too: a flat
   background looks the same wherever the square is).
 """
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -33,7 +32,7 @@ from matplotlib.colors import rgb_to_hsv
 from PIL import Image
 from torchvision.utils import flow_to_image
 
-from conftest import REPO_ROOT, TEST_CONFIGS, write_clip_frames, write_mp4
+from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_mp4
 from ms_plugin.ops import kernel_soft_argmax, l2_normalize, local_correlation
 from ms_plugin.visualization import (collect_motion, draw_motion_figure, figure_to_array,
                                      find_motion_modules, motion_animation, motion_figure,
@@ -177,19 +176,20 @@ def test_written_files_have_the_figure_size_and_one_frame_per_pair(tmp_path):
 
 
 # ------------------------------------------------------------------ model and CLI
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'visualize_motion', REPO_ROOT / 'tools' / 'visualize_motion.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+MS_MODEL = "dict(type='MSNet', backbone=dict(type='ResNetTSM_MS', ms_stages=(1, )))"
+# A plain TSM-R18 (no MotionSqueeze module), replacing the tiny config's model.
+TSM_MODEL = """dict(
+    _delete_=True,
+    type='Recognizer2D',
+    backbone=dict(type='ResNetTSM', depth=18, num_segments=4, pretrained=None,
+                  pretrained2d=False),
+    cls_head=dict(type='TSMHead', num_classes=3, in_channels=512, num_segments=4),
+    data_preprocessor=dict(type='ActionDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], format_shape='NCHW'))"""
 
 
-def write_config(path: Path, backbone: str = 'ResNetTSM_MS') -> Path:
-    """A config on the tiny test config, with (or without) a MotionSqueeze module."""
-    model = ("dict(type='MSNet', backbone=dict(type='ResNetTSM_MS', ms_stages=(1, )))"
-             if backbone == 'ResNetTSM_MS' else
-             "dict(type='Recognizer2D', backbone=dict(type='ResNetTSM', pretrained2d=False))")
+def write_config(path: Path, model: str = MS_MODEL) -> Path:
+    """A config on the tiny test config (video data) with the given model."""
     path.write_text(f"_base_ = ['{TEST_CONFIGS / 'tiny_msnet_video.py'}']\nmodel = {model}\n")
     return path
 
@@ -204,11 +204,11 @@ def cli_inputs(tmp_path_factory):
         cv2.imwrite(str(root / 'frames' / f'img_{t:05}.jpg'), frame)
     (root / 'broken.mp4').write_bytes(b'\x00not a video' * 64)
     return dict(root=root, config=write_config(root / 'tiny_ms.py'),
-                no_ms=write_config(root / 'tiny_tsm.py', 'ResNetTSM'))
+                no_ms=write_config(root / 'tiny_tsm.py', TSM_MODEL))
 
 
 def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
-    tool = load_tool()
+    tool = load_tool('visualize_motion')
     cfg = tool.Config.fromfile(str(cli_inputs['config']))
     torch.manual_seed(0)
     model = tool.build_model(cfg, 'cpu').train()
@@ -226,7 +226,7 @@ def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
 
 
 def test_cli_writes_png_from_video_and_gif_from_frames(cli_inputs, tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('visualize_motion')
     png, gif = tmp_path / 'motion.png', tmp_path / 'motion.gif'
     assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4'),
                       '--out', str(png)]) == 0
@@ -243,7 +243,7 @@ def test_cli_writes_png_from_video_and_gif_from_frames(cli_inputs, tmp_path, cap
 
 
 def test_cli_errors_name_the_problem(cli_inputs, tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('visualize_motion')
     config, video = str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4')
     out = str(tmp_path / 'x.png')
 

@@ -26,13 +26,11 @@ import re
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import torch
+from mmengine.config import Config, DictAction
+from torch import nn
 
-import ms_plugin  # noqa: E402,F401  (the stack fixes and the plugin's modules first)
-
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from torch import nn  # noqa: E402
+import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
 
 OUTPUT_SUFFIXES = ('.png', '.jpg', '.jpeg', '.gif', '.mp4', '.avi')
 FRAME_TEMPLATES = ('img_{:05}.jpg', '{:05}.jpg', 'img_{:05}.png', '{:05}.png', '{:06}.jpg',

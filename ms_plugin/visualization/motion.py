@@ -145,8 +145,8 @@ def collect_motion(model: nn.Module, clip: Tensor) -> Dict[str, Tensor]:
 
 def _clip_to_frames(clip: Tensor) -> np.ndarray:
     """[T, 3, H, W] pixel values -> uint8 [T, H, W, 3]."""
-    # [T, 3, H, W] -> [T, H, W, 3]
-    return clip.detach().float().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    pixels = clip.detach().float().clamp(0, 255).round().to(torch.uint8).cpu()
+    return pixels.permute(0, 2, 3, 1).numpy()  # [T, 3, H, W] -> [T, H, W, 3]
 
 
 def motion_inputs(model: nn.Module, clip: Tensor, module: Optional[str] = None
