@@ -447,6 +447,10 @@ def write_images(path: str, images: Union[np.ndarray, Sequence[np.ndarray]], fps
                        duration=int(round(1000 / fps)), loop=0)
     elif suffix in ('.mp4', '.avi'):
         import cv2
+
+        # Many codecs need even frame sizes: pad with white.
+        images = [np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)),
+                         constant_values=255) for image in images]
         height, width = images[0].shape[:2]
         fourcc = cv2.VideoWriter_fourcc(*('mp4v' if suffix == '.mp4' else 'MJPG'))
         writer = cv2.VideoWriter(path, fourcc, fps, (width, height))
