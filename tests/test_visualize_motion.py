@@ -225,21 +225,24 @@ def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
     np.testing.assert_array_equal(image, expected)
 
 
-def test_cli_writes_png_from_video_and_gif_from_frames(cli_inputs, tmp_path, capsys):
+def test_cli_writes_png_from_video_and_gif_from_frames_with_checkpoint(cli_inputs, tmp_path, capsys):
     tool = load_tool('visualize_motion')
     png, gif = tmp_path / 'motion.png', tmp_path / 'motion.gif'
     assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4'),
                       '--out', str(png)]) == 0
     assert 'random initialisation' in capsys.readouterr().out
     with Image.open(png) as written:
-        width, height = written.size
+        width = written.size[0]
+    cfg = tool.Config.fromfile(str(cli_inputs['config']))
+    torch.save(dict(state_dict=tool.build_model(cfg, 'cpu').state_dict()), tmp_path / 'ok.pth')
     assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'frames'),
-                      '--out', str(gif)]) == 0
-    num_segments = tool.Config.fromfile(str(cli_inputs['config'])).num_segments
+                      '--checkpoint', str(tmp_path / 'ok.pth'), '--out', str(gif)]) == 0
+    assert 'random initialisation' not in capsys.readouterr().out
+    num_segments = cfg.num_segments
     with Image.open(gif) as animation:
         assert animation.n_frames == num_segments - 1
         # Each GIF frame is one pair's column; the PNG has all pairs side by side.
-        assert animation.size[1] == height and animation.size[0] < width
+        assert animation.size[0] < width
 
 
 def test_cli_errors_name_the_problem(cli_inputs, tmp_path, capsys):
