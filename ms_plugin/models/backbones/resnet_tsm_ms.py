@@ -6,7 +6,6 @@ import torch.utils.checkpoint as cp
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
-from mmcv.cnn import ConvModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
 from ..motion_squeeze import MotionSqueeze
@@ -134,13 +133,9 @@ class ResNetTSM_MS(ResNetTSM):
         super().init_weights()
         if self.pretrained2d:
             # The 2D weights cover the ResNet only: the MS modules get their
-            # own init (ConvModule's: Kaiming convs, unit norms), whatever ran
-            # before. Not via MotionSqueeze.init_weights, which does not reach
-            # the ConvModules nested in its Sequential blocks.
+            # own init (Kaiming convs, unit norms), whatever ran before.
             for _, module in self.ms_modules():
-                for m in module.modules():
-                    if isinstance(m, ConvModule):
-                        m.init_weights()
+                module.init_weights()
 
     # ------------------------------------------------------------ forward
     def _run_ms(self, module: MotionSqueeze, x: torch.Tensor) -> torch.Tensor:
