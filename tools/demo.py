@@ -56,8 +56,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='models to run, in this order (default: all)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the data and of the training (default: 0)')
-    parser.add_argument('--num-videos', type=int, default=500,
-                        help='training videos (default: 500)')
+    parser.add_argument('--num-videos', type=int, default=600,
+                        help='training videos (default: 600)')
     parser.add_argument('--val-videos', type=int, default=200,
                         help='validation (= test) videos (default: 200)')
     parser.add_argument('--size', type=int, default=64,

@@ -39,7 +39,7 @@ val_pipeline = [
 test_pipeline = val_pipeline
 
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=4,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -64,7 +64,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 6
+max_epochs = 3
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
     val_interval=1)
@@ -78,7 +78,7 @@ param_scheduler = [
          by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True)
 ]
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, nesterov=True,
+    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, nesterov=True,
                    weight_decay=1e-4),
     clip_grad=dict(max_norm=20, norm_type=2))
 

@@ -55,25 +55,25 @@ class MotionSpec:
     """How fast things move and how big they are, relative to the frame.
 
     Speeds are per frame. Translation speeds are fractions of the frame side:
-    the defaults (0.10 to 0.14) are 9.6 to 13.4 px per frame at 96 px and 6.4
-    to 9 px at 64 px, more than TSM's one-frame channel shift can match in
-    its early stages (stride 4 and 8) but within the reach of a correlation
-    with a 7-cell displacement window after stride 8.
+    the defaults (0.14 to 0.2) are 9 to 13 px per frame at 64 px, i.e. 2 to 3
+    cells of the stride-4 features where TSM's first shifts act, more than a
+    one-frame channel shift followed by a 3x3 convolution can match, while a
+    correlation over +-7 cells after stride 8 covers it.
 
     Args:
         speed (tuple[float, float]): Translation speed range, in frame sides
-            per frame. Defaults to (0.10, 0.14).
+            per frame. Defaults to (0.14, 0.2).
         zoom (tuple[float, float]): Per-frame size factor range of growing
             and shrinking objects. Defaults to (1.10, 1.16).
         spin (tuple[float, float]): Rotation speed range in degrees per frame.
             Defaults to (15., 30.).
         radius (tuple[float, float]): Object radius range (at the middle of
-            the clip) in frame sides. Defaults to (0.12, 0.2).
+            the clip) in frame sides. Defaults to (0.18, 0.3).
     """
-    speed: Tuple[float, float] = (0.10, 0.14)
+    speed: Tuple[float, float] = (0.14, 0.2)
     zoom: Tuple[float, float] = (1.10, 1.16)
     spin: Tuple[float, float] = (15., 30.)
-    radius: Tuple[float, float] = (0.12, 0.2)
+    radius: Tuple[float, float] = (0.18, 0.3)
 
 
 def flip_label_map(classes: Sequence[str] = CLASSES) -> Dict[int, int]:
