@@ -41,7 +41,7 @@ MODELS = {
 }
 # Log lines worth showing while a subprocess runs (the rest goes to its log).
 PROGRESS = re.compile(r'Epoch\(|Error|error:|Traceback|Saving checkpoint|'
-                      r'best|Wrote|Saved|videos \(')
+                      r'^Wrote|^Saved|videos \(')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -56,8 +56,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='models to run, in this order (default: all)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the data and of the training (default: 0)')
-    parser.add_argument('--num-videos', type=int, default=600,
-                        help='training videos (default: 600)')
+    parser.add_argument('--num-videos', type=int, default=480,
+                        help='training videos (default: 480)')
     parser.add_argument('--val-videos', type=int, default=200,
                         help='validation (= test) videos (default: 200)')
     parser.add_argument('--size', type=int, default=64,

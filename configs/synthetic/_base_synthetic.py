@@ -72,10 +72,9 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0,
-         by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True)
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=40),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True,
+         begin=0, end=max_epochs, convert_to_iter_based=True)
 ]
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.005, momentum=0.9, nesterov=True,
