@@ -2,6 +2,7 @@
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 
 from .correlation import displacement_grid
 
@@ -60,7 +61,10 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
         else:
             if mode == 'kernel':
-                logits = scores * _gaussian_around(best, d, sigma, temperature, acc)
+                # Row k* of the table is the Gaussian centred on displacement k*.
+                table = _gaussian_table(d, sigma, acc, corr.device) * temperature  # [K, K]
+                weights = F.embedding(best.flatten(), table).view_as(scores)  # [N, H, W, K]
+                logits = scores * weights
             else:
                 logits = scores * temperature
             prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
@@ -71,25 +75,15 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     return displacement, confidence
 
 
-def _gaussian_around(best: torch.Tensor, d: int, sigma: float, scale: float,
-                     dtype: torch.dtype) -> torch.Tensor:
-    """``scale * exp(-|(dx, dy) - argmax|^2 / (2 sigma^2))`` for every displacement.
-
-    Args:
-        best (Tensor): ``[N, H, W, 1]`` argmax channel per position.
-        scale (float): Folded in here (the temperature) to save a pass over
-            the correlation volume.
+def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
+                    device: torch.device) -> torch.Tensor:
+    """``exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and displacement k.
 
     Returns:
-        Tensor: ``[N, H, W, (2d+1)**2]``, built as the outer product of two
-        1-D Gaussians (the kernel is separable), so only 2(2d+1) exponentials
-        are evaluated per position.
+        Tensor: ``[(2d+1)**2, (2d+1)**2]``. The kernel is separable, so the
+        table is the Kronecker product of the 1-D one with itself (rows and
+        columns ordered as the correlation channels, dy outer).
     """
-    p = 2 * d + 1
-    offsets = torch.arange(p, device=best.device, dtype=dtype)  # index of dx (or dy) + d
-    centre_x = (best % p).to(dtype)  # [N, H, W, 1]
-    centre_y = torch.div(best, p, rounding_mode='floor').to(dtype)
-    gx = torch.exp((offsets - centre_x) ** 2 * (-0.5 / sigma ** 2))  # [N, H, W, P]
-    gy = torch.exp((offsets - centre_y) ** 2 * (-0.5 / sigma ** 2)) * scale
-    # [N, H, W, P (dy), 1] * [N, H, W, 1, P (dx)] -> [N, H, W, P*P], k = dy * P + dx
-    return (gy.unsqueeze(-1) * gx.unsqueeze(-2)).flatten(-2)
+    offsets = torch.arange(2 * d + 1, device=device, dtype=dtype)
+    gauss_1d = torch.exp(-(offsets.view(-1, 1) - offsets.view(1, -1)) ** 2 / (2 * sigma ** 2))
+    return torch.kron(gauss_1d, gauss_1d)
