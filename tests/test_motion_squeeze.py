@@ -165,3 +165,16 @@ def test_init_weights_resets_every_block():
     assert torch.equal(pointwise.bn.bias, torch.zeros_like(pointwise.bn.bias))
     assert not torch.allclose(pointwise.conv.weight, torch.tensor(0.123))
     assert not torch.allclose(module.reduce.conv.weight, torch.tensor(0.123))
+
+
+def test_inference_add_matches_training_graph_and_keeps_input():
+    # Without grad the residual is added in place into the transform's output:
+    # same values, and the input is left untouched.
+    module = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2).eval()
+    x = torch.randn(4, 16, 5, 5)
+    before = x.clone()
+    with torch.no_grad():
+        fast = module(x)
+    slow = module(x)
+    torch.testing.assert_close(fast, slow)
+    assert torch.equal(x, before)

@@ -196,7 +196,11 @@ class MotionSqueeze(BaseModule):
             self.last_motion = motion.detach()
         if not self.use_confidence:
             motion = motion[:, :2]
-        return x + self.transform(motion.to(x.dtype))
+        out = self.transform(motion.to(x.dtype))
+        if torch.is_grad_enabled() or out.dtype != x.dtype:
+            return x + out
+        # Inference: add into the transform's fresh output instead of a new map.
+        return out.add_(x)
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '
