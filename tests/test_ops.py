@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from ms_plugin.ops import (displacement_grid, kernel_soft_argmax, l2_normalize,
                            local_correlation, naive_local_correlation)
 
-BLOCK_ROWS = (1, 2, 3, None)
+
 
 
 @pytest.fixture(autouse=True)
@@ -50,13 +50,13 @@ def reference_soft_argmax(corr, d, sigma, temperature):
     return (torch.stack([flow_x, flow_y], 1).view(n, 2, h, w), conf.view(n, 1, h, w))
 
 
-@pytest.mark.parametrize('block_rows', BLOCK_ROWS)
 @pytest.mark.parametrize('shape,d', [((2, 3, 5, 7), 2), ((1, 4, 9, 4), 3), ((1, 2, 1, 1), 7),
-                                     ((2, 3, 3, 11), 1), ((1, 2, 4, 4), 0)])
-def test_correlation_matches_definition(block_rows, shape, d):
+                                     ((2, 3, 3, 11), 1), ((1, 2, 4, 4), 0), ((3, 2, 1, 5), 3),
+                                     ((2, 2, 3, 2), 4)])
+def test_correlation_matches_definition(shape, d):
     f1 = torch.randn(shape, dtype=torch.float64)
     f2 = torch.randn(shape, dtype=torch.float64)
-    out = local_correlation(f1, f2, d, block_rows=block_rows)
+    out = local_correlation(f1, f2, d)
     assert out.shape == (shape[0], (2 * d + 1) ** 2, shape[2], shape[3])
     torch.testing.assert_close(out, loop_correlation(f1, f2, d), rtol=1e-10, atol=1e-10)
 
@@ -67,12 +67,11 @@ def test_naive_matches_definition():
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize('block_rows', BLOCK_ROWS)
-def test_correlation_low_precision_accumulates_in_float32(dtype, block_rows):
+def test_correlation_low_precision_accumulates_in_float32(dtype):
     # 256 channels: summing bf16 products in bf16 would be off by ~1e-1 here.
     f1 = torch.randn(1, 256, 6, 6).to(dtype)
     f2 = torch.randn(1, 256, 6, 6).to(dtype)
-    out = local_correlation(f1, f2, 2, block_rows=block_rows)
+    out = local_correlation(f1, f2, 2)
     assert out.dtype == dtype
     exact = naive_local_correlation(f1.double(), f2.double(), 2)
     # Only the final rounding to `dtype` remains: relative error of one ulp.
@@ -89,12 +88,11 @@ def test_correlation_under_autocast_is_accurate():
     torch.testing.assert_close(out, naive_local_correlation(f1, f2, 3), rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize('block_rows', [1, 3, None])
-def test_correlation_gradcheck(block_rows):
-    f1 = torch.randn(1, 2, 4, 3, dtype=torch.float64, requires_grad=True)
-    f2 = torch.randn(1, 2, 4, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: local_correlation(a, b, 2, block_rows=block_rows),
-                                    (f1, f2))
+@pytest.mark.parametrize('shape,d', [((2, 2, 4, 3), 2), ((1, 2, 2, 2), 3)])
+def test_correlation_gradcheck(shape, d):
+    f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: local_correlation(a, b, d), (f1, f2))
 
 
 def test_correlation_rejects_bad_input():
@@ -102,8 +100,6 @@ def test_correlation_rejects_bad_input():
         local_correlation(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 4))
     with pytest.raises(ValueError, match='max_displacement'):
         local_correlation(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), -1)
-    with pytest.raises(ValueError, match='block_rows'):
-        local_correlation(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), 1, block_rows=0)
 
 
 def test_displacement_grid_order():
@@ -209,10 +205,18 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
-def test_block_sizes_agree_on_large_maps():
-    f1 = torch.randn(1, 8, 40, 37)
-    f2 = torch.randn(1, 8, 40, 37)
-    whole = local_correlation(f1, f2, 7, block_rows=None)
-    for rows in (2, 7, 13):
-        torch.testing.assert_close(local_correlation(f1, f2, 7, block_rows=rows), whole,
-                                   rtol=1e-5, atol=1e-5)
+def test_correlation_does_not_mix_maps_of_a_batch():
+    # The maps are stacked vertically inside the op: vertical offsets past a
+    # map's edge must read zeros, not the next map's rows.
+    f1 = torch.randn(3, 4, 5, 6, dtype=torch.float64)
+    f2 = torch.randn(3, 4, 5, 6, dtype=torch.float64)
+    out = local_correlation(f1, f2, 3)
+    for i in range(3):
+        torch.testing.assert_close(out[i:i + 1], loop_correlation(f1[i:i + 1], f2[i:i + 1], 3))
+
+
+def test_correlation_on_a_large_map():
+    f1 = torch.randn(2, 8, 40, 37)
+    f2 = torch.randn(2, 8, 40, 37)
+    torch.testing.assert_close(local_correlation(f1, f2, 7), naive_local_correlation(f1, f2, 7),
+                               rtol=1e-5, atol=1e-5)

@@ -1,14 +1,13 @@
 """Local correlation between two feature maps, in pure PyTorch.
 
-The correlation is computed with matrix multiplications instead of a loop over
-the (2d+1)^2 displacements. The source map is cut into blocks of
-``block_rows`` rows; each block is multiplied, as one ``[rows*W, C] x [C,
-(rows+2d)*W]`` product per pair, with the band of target rows it can reach
-(zero rows pad the top and bottom), and the (2d+1)^2 products that are within
-reach are gathered out of it; displacements past the left or right edge are
-then zeroed. Small blocks multiply fewer numbers that are not needed (about
-``(rows+2d)*W`` per position against the ``(2d+1)^2`` needed); one block of
-every row (``block_rows=None``) is a single large product per pair.
+The correlation is computed with one batched matrix product instead of a loop
+over the (2d+1)^2 displacements. The N maps are stacked into one tall map;
+each source row (``[W, C]``) is multiplied with the flat run of target
+positions it can reach (``(2d+1)*W + 2d`` of them, against the ``(2d+1)^2``
+needed), so one ``bmm`` over all rows does the work, and every displacement
+then sits at a fixed stride in the product: a strided view picks them out
+with no gather. The products that wrapped into a neighbouring row or map are
+zeroed by a mask.
 
 It accumulates in float32 (or float64) whatever the input dtype, and returns
 a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``:
@@ -16,7 +15,6 @@ the soft-argmax that follows reduces over displacements, which is fastest when
 they are innermost in memory.
 """
 import functools
-from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -58,61 +56,56 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _build_block_index(rows: int, w: int, d: int,
-                       device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Where each (source position, displacement) of a block lies in its target band.
-
-    Returns:
-        tuple[Tensor, Tensor]: the flat index into the band ``[rows*W, K]``
-        (columns clamped into the map), and the mask ``[W, K]`` of the
-        displacements that stay inside the map horizontally.
-    """
-    grid = displacement_grid(d, device=device, dtype=torch.long)  # [2, K]
-    ys = torch.arange(rows, device=device).view(rows, 1).expand(rows, w).reshape(-1, 1)
-    xs = torch.arange(w, device=device).view(1, w).expand(rows, w).reshape(-1, 1)
-    band_y = ys + d + grid[1].view(1, -1)  # [rows*W, K]; the band starts d rows higher
-    tx = xs + grid[0].view(1, -1)
-    index = band_y * w + tx.clamp(0, w - 1)
-    inside = (tx[:w] >= 0) & (tx[:w] < w)  # [W, K]: depends on x and dx only
-    return index, inside
+def _build_inside_mask(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
+    """``[H, W, 2d+1, 2d+1]``: whether ``(y + dy, x + dx)`` lies inside the map."""
+    offsets = torch.arange(-d, d + 1, device=device)
+    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
+    xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
+    return (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
 
 
-_cached_block_index = functools.lru_cache(maxsize=64)(_build_block_index)
+_cached_inside_mask = functools.lru_cache(maxsize=64)(_build_inside_mask)
 
 
-def _block_index(rows: int, w: int, d: int,
-                 device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    # Eager calls reuse the index (a dozen small kernels saved per call); traced
-    # calls build it in the graph, where it is constant-folded anyway.
+def _inside_mask(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
+    # Eager calls reuse the mask; traced calls build it in the graph, where it
+    # is constant-folded anyway.
     if torch.compiler.is_compiling():
-        return _build_block_index(rows, w, d, device)
-    return _cached_block_index(rows, w, d, device)
+        return _build_inside_mask(h, w, d, device)
+    return _cached_inside_mask(h, w, d, device)
 
 
-def _row_block_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int,
-                           rows: int) -> torch.Tensor:
+def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
+    """The correlation as one batched product over the rows of the stacked maps.
+
+    The N maps are stacked into one map of N*H rows. Source row t (``[W, C]``)
+    is multiplied with the band of target rows ``t - d .. t + d`` read as one
+    flat run of ``(2d+1)*W + 2d`` positions that starts ``d`` positions before
+    the band, so every displacement of the row lands at a fixed stride in the
+    product. Products that cross the left/right edge of a row or the top/bottom
+    edge of a map read a neighbouring row, another map or the zero padding;
+    they are zeroed by the mask.
+    """
     n, c, h, w = f1.shape
-    k = (2 * d + 1) ** 2
-    blocks = -(-h // rows)
-    pad = blocks * rows - h  # rows added at the bottom so the blocks tile the map
-    # [N, C, H, W] -> [N, C, H+pad, W] -> [N, H+pad rows * W, C]
-    src = F.pad(f1, (0, 0, 0, pad)).flatten(2).transpose(1, 2)
-    # [N, C, H, W] -> [N, C, d + H+pad + d, W] -> [N, C, (H+pad+2d) * W]
-    tgt = F.pad(f2, (0, 0, d, d + pad)).flatten(2)
-    index, inside = _block_index(rows, w, d, f1.device)
-    index = index.unsqueeze(0).expand(n, -1, -1)  # [N, rows*W, K]
-    out = []
-    for i in range(blocks):
-        band = tgt[:, :, i * rows * w:(i * rows + rows + 2 * d) * w]  # [N, C, (rows+2d)*W]
-        prod = torch.bmm(src[:, i * rows * w:(i + 1) * rows * w], band)  # [N, rows*W, band]
-        out.append(prod.gather(2, index))  # [N, rows*W, K]
-    corr = torch.cat(out, dim=1)[:, :h * w].view(n, h, w, k)  # [N, H*W, K] -> [N, H, W, K]
-    corr = corr * inside.to(corr.dtype)  # zero past the left and right edges
-    return corr.permute(0, 3, 1, 2)  # (view) [N, K, H, W]
+    p = 2 * d + 1
+    rows = n * h
+    run = p * w + 2 * d  # flat target positions each source row reaches
+    src = f1.permute(0, 2, 3, 1).reshape(rows, w, c)  # [N, C, H, W] -> [N*H, W, C]
+    tgt = f2.transpose(0, 1).reshape(c, rows * w)  # [N, C, H, W] -> [C, N*H*W]
+    # d zero rows and d zero positions before and after: [C, (N*H + 2d)*W + 2d]
+    tgt = F.pad(tgt, (d * w + d, d * w + d))
+    # Run of row t starts at flat position t*W: [C, N*H, run] -> [N*H, C, run] (a view)
+    runs = tgt.unfold(1, run, w).transpose(0, 1)
+    prod = torch.bmm(src, runs)  # [N*H, W, run]
+    # (t, x, dy, dx) lies at t*W*run + x*(run + 1) + (dy + d)*W + (dx + d):
+    # [N*H, W, run] -> [N, H, W, 2d+1, 2d+1] (a strided view)
+    corr = prod.as_strided((n, h, w, p, p), (h * w * run, w * run, run + 1, w, 1))
+    corr = torch.where(_inside_mask(h, w, d, f1.device), corr, 0.0)  # contiguous
+    return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)  # (view) [N, K, H, W]
 
 
-def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
-                      block_rows: Optional[int] = 2) -> torch.Tensor:
+def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
+                      max_displacement: int = 7) -> torch.Tensor:
     """Channel-wise dot products of ``f1`` with ``f2`` at every nearby offset.
 
     ``out[n, k, y, x] = sum_c f1[n, c, y, x] * f2[n, c, y + dy, x + dx]`` with
@@ -125,24 +118,14 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int 
         f2 (Tensor): Target features ``[N, C, H, W]``.
         max_displacement (int): ``d``, the largest offset in grid cells.
             Defaults to 7 (a 15x15 patch, as the reference).
-        block_rows (int, optional): Source rows per matrix product (see the
-            module docstring); the result does not depend on it. None for all
-            rows at once. Defaults to 2, the fastest measured on CPU for
-            28x28 and 56x56 maps.
 
     Returns:
         Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``.
     """
     _check_pair(f1, f2, max_displacement)
-    h = f1.shape[2]
-    if block_rows is None:
-        block_rows = h
-    if not isinstance(block_rows, int) or block_rows < 1:
-        raise ValueError(f'block_rows must be a positive int or None, got {block_rows!r}.')
     acc = _accumulation_dtype(f1.dtype)
     with torch.autocast(device_type=f1.device.type, enabled=False):
-        corr = _row_block_correlation(f1.to(acc), f2.to(acc), max_displacement,
-                                      min(block_rows, h))
+        corr = _stacked_correlation(f1.to(acc), f2.to(acc), max_displacement)
     return corr.to(f1.dtype)
 
 
