@@ -167,11 +167,20 @@ def test_init_weights_resets_every_block():
     assert not torch.allclose(module.reduce.conv.weight, torch.tensor(0.123))
 
 
-def test_inference_add_matches_training_graph_and_keeps_input():
-    # Without grad the residual is added in place into the transform's output:
-    # same values, and the input is left untouched.
-    module = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2).eval()
-    x = torch.randn(4, 16, 5, 5)
+def test_inference_path_matches_training_graph_and_keeps_input():
+    # Without grad the norms are folded into the convs, the transform runs on
+    # channels-last maps and the residual is added in place into its output:
+    # same values as the graph recorded for training, and the input is left
+    # untouched. 256 x 64 channels take the matrix-product path of the 1x1 convs.
+    module = MotionSqueeze(256, 2, reduced_channels=64, max_displacement=2).eval()
+    with torch.no_grad():
+        for norm in module.modules():
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.running_mean.normal_(0, 0.1)
+                norm.running_var.uniform_(0.5, 2.0)
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.normal_(0, 0.1)
+    x = torch.randn(4, 256, 5, 5)
     before = x.clone()
     with torch.no_grad():
         fast = module(x)

@@ -8,6 +8,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from ..ops import SOFT_ARGMAX_MODES, kernel_soft_argmax, l2_normalize, local_correlation
+from .fused_conv_module import FusedConvModule
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock']
 
@@ -28,11 +29,11 @@ class SeparableConvBlock(nn.Sequential):
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
         super().__init__()
-        self.depthwise = ConvModule(in_channels, in_channels, kernel_size,
-                                    padding=kernel_size // 2, groups=in_channels, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.depthwise = FusedConvModule(in_channels, in_channels, kernel_size,
+                                         padding=kernel_size // 2, groups=in_channels,
+                                         bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise = FusedConvModule(in_channels, out_channels, 1, bias=False,
+                                         norm_cfg=norm_cfg, act_cfg=act_cfg)
 
 
 @MODELS.register_module()
@@ -118,8 +119,8 @@ class MotionSqueeze(BaseModule):
         self.keep_motion = False
         self.last_motion: Optional[torch.Tensor] = None
 
-        self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.reduce = FusedConvModule(in_channels, reduced_channels, 1, bias=False,
+                                      norm_cfg=norm_cfg, act_cfg=act_cfg)
         channels = [3 if use_confidence else 2, *transform_channels, in_channels]
         self.transform = nn.Sequential(*[
             SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
@@ -196,7 +197,12 @@ class MotionSqueeze(BaseModule):
             self.last_motion = motion.detach()
         if not self.use_confidence:
             motion = motion[:, :2]
-        out = self.transform(motion.to(x.dtype))
+        motion = motion.to(x.dtype)
+        if motion.device.type == 'cpu' and not torch.is_grad_enabled():
+            # oneDNN runs the transform's narrow convs faster on channels-last
+            # maps at inference (not in training, where their backward is slower).
+            motion = motion.contiguous(memory_format=torch.channels_last)
+        out = self.transform(motion)
         if torch.is_grad_enabled() or out.dtype != x.dtype:
             return x + out
         # Inference: add into the transform's fresh output instead of a new map.

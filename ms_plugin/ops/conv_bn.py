@@ -1,0 +1,65 @@
+"""Inference-time folding of a BatchNorm into the convolution before it."""
+from typing import Optional, Tuple
+
+import torch
+
+__all__ = ['fold_batch_norm', 'pointwise_conv']
+
+
+def fold_batch_norm(weight: torch.Tensor, bias: Optional[torch.Tensor],
+                    running_mean: torch.Tensor, running_var: torch.Tensor,
+                    norm_weight: Optional[torch.Tensor], norm_bias: Optional[torch.Tensor],
+                    eps: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of one conv equal to ``conv`` followed by an eval-mode BatchNorm.
+
+    ``bn(conv(x)) = gamma * (W x + b - mean) / sqrt(var + eps) + beta``, so the
+    folded conv has ``W' = W * s`` and ``b' = (b - mean) * s + beta`` with
+    ``s = gamma / sqrt(var + eps)`` per output channel.
+
+    Args:
+        weight (Tensor): Conv weight ``[C_out, C_in / groups, kh, kw]``.
+        bias (Tensor, optional): Conv bias ``[C_out]``.
+        running_mean (Tensor): BatchNorm running mean ``[C_out]``.
+        running_var (Tensor): BatchNorm running variance ``[C_out]``.
+        norm_weight (Tensor, optional): BatchNorm gamma (None: not affine).
+        norm_bias (Tensor, optional): BatchNorm beta (None: not affine).
+        eps (float): BatchNorm epsilon.
+
+    Returns:
+        tuple[Tensor, Tensor]: the folded weight (shape of ``weight``) and bias ``[C_out]``.
+    """
+    scale = torch.rsqrt(running_var + eps)  # [C_out]
+    if norm_weight is not None:
+        scale = scale * norm_weight
+    shift = -running_mean if bias is None else bias - running_mean
+    shift = shift * scale
+    if norm_bias is not None:
+        shift = shift + norm_bias
+    # [C_out] -> [C_out, 1, 1, 1] to scale each output filter
+    return weight * scale.view(-1, *([1] * (weight.dim() - 1))), shift
+
+
+def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
+                   bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A 1x1 convolution (stride 1, no groups) as one batched matrix product.
+
+    Args:
+        x (Tensor): ``[N, C_in, H, W]``.
+        weight (Tensor): ``[C_out, C_in, 1, 1]``.
+        bias (Tensor, optional): ``[C_out]``.
+
+    Returns:
+        Tensor: ``[N, C_out, H, W]``, equal to ``F.conv2d(x, weight, bias)``.
+    """
+    n, c, h, w = x.shape
+    if weight.shape[1:] != (c, 1, 1):
+        raise ValueError(f'pointwise_conv needs a [C_out, {c}, 1, 1] weight for {c} input '
+                         f'channels; got {tuple(weight.shape)}.')
+    cols = x.reshape(n, c, h * w)  # [N, C_in, H, W] -> [N, C_in, H*W]
+    mat = weight.view(1, -1, c).expand(n, -1, -1)  # [C_out, C_in, 1, 1] -> [N, C_out, C_in]
+    if bias is None:
+        out = torch.bmm(mat, cols)  # [N, C_out, H*W]
+    else:
+        # The bias is the matrix product's starting value: no separate pass.
+        out = torch.baddbmm(bias.view(1, -1, 1).expand(n, -1, h * w), mat, cols)
+    return out.view(n, -1, h, w)  # [N, C_out, H*W] -> [N, C_out, H, W]
