@@ -116,6 +116,8 @@ def test_configurable_transform():
     (dict(soft_argmax='max'), 'soft_argmax'),
     (dict(transform_kernel_sizes=(7, 3)), 'transform_kernel_sizes'),
     (dict(transform_kernel_sizes=(7, 3, 4, 3)), 'odd'),
+    (dict(temperature=0.0), 'temperature must be positive'),
+    (dict(sigma=0.0), 'sigma must be positive'),
 ])
 def test_bad_arguments(kwargs, match):
     args = dict(in_channels=8, num_segments=4)

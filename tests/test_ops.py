@@ -141,9 +141,14 @@ def test_zero_features_give_finite_outputs():
     assert disp.abs().max() < 1e-6 and conf.abs().max() == 0
 
 
-@pytest.mark.parametrize('d,sigma,temperature', [(7, 5.0, 100.0), (3, 1.5, 10.0), (2, 0.7, 1.0)])
-def test_kernel_soft_argmax_matches_reference_formulation(d, sigma, temperature):
+@pytest.mark.parametrize('d,sigma,temperature,signed', [
+    (7, 5.0, 100.0, False), (3, 1.5, 10.0, False), (2, 0.7, 1.0, False),
+    # Signed scores spread over +-500 logits: most are far below the largest.
+    (7, 5.0, 100.0, True), (2, 3.0, 100.0, True)])
+def test_kernel_soft_argmax_matches_reference_formulation(d, sigma, temperature, signed):
     corr = torch.rand(3, (2 * d + 1) ** 2, 5, 6, dtype=torch.float64)
+    if signed:
+        corr = 10 * corr - 5
     disp, conf = kernel_soft_argmax(corr, d, sigma, temperature)
     ref_disp, ref_conf = reference_soft_argmax(corr, d, sigma, temperature)
     torch.testing.assert_close(disp, ref_disp)
@@ -185,6 +190,12 @@ def test_soft_argmax_rejects_bad_input():
         kernel_soft_argmax(torch.zeros(1, 9, 2, 2))
     with pytest.raises(ValueError, match='mode'):
         kernel_soft_argmax(torch.zeros(1, 225, 2, 2), mode='argmax')
+    with pytest.raises(ValueError, match='temperature must be positive'):
+        kernel_soft_argmax(torch.zeros(1, 225, 2, 2), temperature=0.0)
+    with pytest.raises(ValueError, match='sigma must be positive'):
+        kernel_soft_argmax(torch.zeros(1, 225, 2, 2), sigma=-1.0)
+    # The hard argmax uses neither.
+    kernel_soft_argmax(torch.zeros(1, 225, 2, 2), temperature=0.0, sigma=0.0, mode='hard')
 
 
 def test_ops_compile_without_graph_breaks():

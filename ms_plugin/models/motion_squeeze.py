@@ -105,6 +105,10 @@ class MotionSqueeze(BaseModule):
         if soft_argmax not in SOFT_ARGMAX_MODES:
             raise ValueError(f'soft_argmax must be one of {SOFT_ARGMAX_MODES}, '
                              f'got {soft_argmax!r}.')
+        if soft_argmax != 'hard' and not temperature > 0:
+            raise ValueError(f'temperature must be positive, got {temperature}.')
+        if soft_argmax == 'kernel' and not sigma > 0:
+            raise ValueError(f'sigma must be positive, got {sigma}.')
         if len(transform_kernel_sizes) != len(transform_channels) + 1:
             raise ValueError('transform_kernel_sizes needs one entry per block, i.e. '
                              f'len(transform_channels) + 1 = {len(transform_channels) + 1}; '

@@ -1,4 +1,5 @@
 """Displacement and confidence from a local correlation volume."""
+import functools
 from typing import Tuple
 
 import torch
@@ -9,6 +10,7 @@ from .correlation import displacement_grid
 __all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
+_LOGIT_RANGE = 80.0  # e^-80 is still a normal float32
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,
@@ -42,6 +44,10 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     """
     if mode not in SOFT_ARGMAX_MODES:
         raise ValueError(f'mode must be one of {SOFT_ARGMAX_MODES}, got {mode!r}.')
+    if mode != 'hard' and not temperature > 0:
+        raise ValueError(f'temperature must be positive, got {temperature}.')
+    if mode == 'kernel' and not sigma > 0:
+        raise ValueError(f'sigma must be positive, got {sigma}.')
     d = max_displacement
     p2 = (2 * d + 1) ** 2
     if corr.dim() != 4 or corr.shape[1] != p2:
@@ -67,7 +73,13 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
                 logits = scores * weights
             else:
                 logits = scores * temperature
-            prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
+            # The largest logit is at least temperature * confidence (the logit
+            # at k*, where the Gaussian is 1). Logits more than _LOGIT_RANGE
+            # below it weigh less than e^-80 against it in the softmax; raising
+            # them to that floor changes nothing measurable and keeps exp() out
+            # of its slow path for very negative inputs on CPU.
+            floor = confidence * temperature - _LOGIT_RANGE  # [N, H, W, 1]
+            prob = torch.softmax(torch.maximum(logits, floor), dim=-1)  # [N, H, W, K]
             displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, C] -> [N, C, H, W]
     displacement = displacement.permute(0, 3, 1, 2).to(corr.dtype)
@@ -75,8 +87,8 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     return displacement, confidence
 
 
-def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
-                    device: torch.device) -> torch.Tensor:
+def _build_gaussian_table(d: int, sigma: float, dtype: torch.dtype,
+                          device: torch.device) -> torch.Tensor:
     """``exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and displacement k.
 
     Returns:
@@ -87,3 +99,15 @@ def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
     offsets = torch.arange(2 * d + 1, device=device, dtype=dtype)
     gauss_1d = torch.exp(-(offsets.view(-1, 1) - offsets.view(1, -1)) ** 2 / (2 * sigma ** 2))
     return torch.kron(gauss_1d, gauss_1d)
+
+
+_cached_gaussian_table = functools.lru_cache(maxsize=64)(_build_gaussian_table)
+
+
+def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
+                    device: torch.device) -> torch.Tensor:
+    # Eager calls reuse the table (not to be modified in place); traced calls
+    # build it in the graph, where it is constant-folded anyway.
+    if torch.compiler.is_compiling():
+        return _build_gaussian_table(d, sigma, dtype, device)
+    return _cached_gaussian_table(d, sigma, dtype, device)
