@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 
 from ms_plugin.models import FusedConvModule
-from ms_plugin.ops import fold_batch_norm, pointwise_conv
+from ms_plugin.ops import fold_batch_norm, pointwise_conv, pointwise_conv_relu_add
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,23 @@ def test_pointwise_conv_equals_conv2d(channels_last, with_bias):
     bias = torch.randn(7, dtype=torch.float64) if with_bias else None
     out = pointwise_conv(x, weight, bias)
     torch.testing.assert_close(out, F.conv2d(x, weight, bias))
-    assert out.is_contiguous()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    assert out.is_contiguous(memory_format=layout)
+
+
+@pytest.mark.parametrize('grad', [False, True])
+def test_pointwise_conv_relu_add_equals_the_unfused_sum(grad):
+    x = torch.randn(2, 5, 3, 4, dtype=torch.float64)
+    weight = torch.randn(6, 5, 1, 1, dtype=torch.float64)
+    bias = torch.randn(6, dtype=torch.float64)
+    residual = torch.randn(2, 6, 3, 4, dtype=torch.float64)
+    before = residual.clone()
+    with torch.set_grad_enabled(grad):
+        out = pointwise_conv_relu_add(x, weight, bias, residual)
+    torch.testing.assert_close(out, F.conv2d(x, weight, bias).relu() + residual)
+    assert torch.equal(residual, before)
+    with pytest.raises(ValueError, match='residual'):
+        pointwise_conv_relu_add(x, weight, bias, residual[:, :3])
 
 
 def test_pointwise_conv_rejects_a_wrong_weight():
@@ -57,22 +73,44 @@ def test_pointwise_conv_rejects_a_wrong_weight():
 # in_channels * out_channels >= 64 * 256 takes the matrix-product path on CPU.
 @pytest.mark.parametrize('in_channels,out_channels,kernel,groups,stride,act', [
     (256, 64, 1, 1, 1, dict(type='ReLU')),   # wide 1x1: matrix product
-    (8, 16, 1, 1, 1, dict(type='ReLU')),     # narrow 1x1: folded conv2d
+    (8, 16, 1, 1, 1, dict(type='ReLU')),     # narrow 1x1: folded conv2d (linear if channels-last)
     (12, 12, 3, 12, 1, dict(type='ReLU')),   # depthwise 3x3
     (6, 10, 3, 1, 2, None),                  # strided, no activation
 ])
+@pytest.mark.parametrize('channels_last', [False, True])
 def test_folded_inference_equals_conv_module(in_channels, out_channels, kernel, groups,
-                                             stride, act):
+                                             stride, act, channels_last):
     module = FusedConvModule(in_channels, out_channels, kernel, stride=stride,
                              padding=kernel // 2, groups=groups, bias=False,
                              norm_cfg=dict(type='BN'), act_cfg=act).double()
     randomise_norm(module).eval()
     x = torch.randn(2, in_channels, 5, 6, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         assert module._can_fold(x, norm=True)
         folded = module(x)
         unfolded = ConvModule.forward(module, x)
     torch.testing.assert_close(folded, unfolded)
+
+
+@pytest.mark.parametrize('in_channels,out_channels,act', [
+    (64, 256, dict(type='ReLU')),   # wide 1x1 with ReLU: added inside the matrix product
+    (64, 256, dict(type='GELU')),   # other activation: added after it
+    (8, 16, dict(type='ReLU')),     # narrow: folded conv2d, then added
+])
+def test_residual_is_added_after_the_activation(in_channels, out_channels, act):
+    module = FusedConvModule(in_channels, out_channels, 1, bias=False,
+                             norm_cfg=dict(type='BN'), act_cfg=act).double()
+    randomise_norm(module).eval()
+    x = torch.randn(2, in_channels, 4, 3, dtype=torch.float64)
+    residual = torch.randn(2, out_channels, 4, 3, dtype=torch.float64)
+    before = residual.clone()
+    expected = ConvModule.forward(module, x) + residual
+    with torch.no_grad():
+        torch.testing.assert_close(module(x, residual=residual), expected)
+    torch.testing.assert_close(module(x, residual=residual), expected)  # training graph
+    assert torch.equal(residual, before)
 
 
 def test_state_dict_keys_are_those_of_conv_module():

@@ -35,6 +35,10 @@ class SeparableConvBlock(nn.Sequential):
         self.pointwise = FusedConvModule(in_channels, out_channels, 1, bias=False,
                                          norm_cfg=norm_cfg, act_cfg=act_cfg)
 
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``pointwise(depthwise(x))``, plus ``residual`` (after the last activation) if given."""
+        return self.pointwise(self.depthwise(x), residual=residual)
+
 
 @MODELS.register_module()
 class MotionSqueeze(BaseModule):
@@ -178,7 +182,7 @@ class MotionSqueeze(BaseModule):
             feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
             src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
             tgt = feat[:, 1:].reshape(-1, c, h, w)
-            corr = local_correlation(src, tgt, self.max_displacement).relu()
+            corr = local_correlation(src, tgt, self.max_displacement).relu_()
             disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
                                             self.temperature, self.soft_argmax)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
@@ -206,11 +210,11 @@ class MotionSqueeze(BaseModule):
             # oneDNN runs the transform's narrow convs faster on channels-last
             # maps at inference (not in training, where their backward is slower).
             motion = motion.contiguous(memory_format=torch.channels_last)
-        out = self.transform(motion)
-        if torch.is_grad_enabled() or out.dtype != x.dtype:
-            return x + out
-        # Inference: add into the transform's fresh output instead of a new map.
-        return out.add_(x)
+        *blocks, last = self.transform
+        for block in blocks:
+            motion = block(motion)
+        # The residual is added by the last conv: at inference, inside its matrix product.
+        return last(motion, residual=x)
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '

@@ -2,8 +2,9 @@
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ['fold_batch_norm', 'pointwise_conv']
+__all__ = ['fold_batch_norm', 'pointwise_conv', 'pointwise_conv_relu_add']
 
 
 def fold_batch_norm(weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -41,7 +42,11 @@ def fold_batch_norm(weight: torch.Tensor, bias: Optional[torch.Tensor],
 
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
                    bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """A 1x1 convolution (stride 1, no groups) as one batched matrix product.
+    """A 1x1 convolution (stride 1, no groups) as one matrix product.
+
+    A channels-last input is multiplied as a ``[N*H*W, C_in]`` matrix (a
+    linear layer over its pixels) and gives a channels-last output; any other
+    input as N ``[C_in, H*W]`` matrices, giving a contiguous output.
 
     Args:
         x (Tensor): ``[N, C_in, H, W]``.
@@ -55,6 +60,10 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
     if weight.shape[1:] != (c, 1, 1):
         raise ValueError(f'pointwise_conv needs a [C_out, {c}, 1, 1] weight for {c} input '
                          f'channels; got {tuple(weight.shape)}.')
+    if x.is_contiguous(memory_format=torch.channels_last):
+        # [N, C_in, H, W] -> [N, H, W, C_in] (a view) -> [N, H, W, C_out]
+        out = F.linear(x.permute(0, 2, 3, 1), weight.view(-1, c), bias)
+        return out.permute(0, 3, 1, 2)  # -> [N, C_out, H, W] (a channels-last view)
     cols = x.reshape(n, c, h * w)  # [N, C_in, H, W] -> [N, C_in, H*W]
     mat = weight.view(1, -1, c).expand(n, -1, -1)  # [C_out, C_in, 1, 1] -> [N, C_out, C_in]
     if bias is None:
@@ -62,4 +71,37 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
     else:
         # The bias is the matrix product's starting value: no separate pass.
         out = torch.baddbmm(bias.view(1, -1, 1).expand(n, -1, h * w), mat, cols)
+    return out.view(n, -1, h, w)  # [N, C_out, H*W] -> [N, C_out, H, W]
+
+
+def pointwise_conv_relu_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                            residual: torch.Tensor) -> torch.Tensor:
+    """``relu(conv1x1(x) + bias) + residual`` in two passes over the output.
+
+    The matrix product accumulates onto ``residual + bias``, and
+    ``relu(z) + r = max(z + r, r)`` finishes it, where conv, ReLU and sum
+    would take four passes. Equal to the unfused result up to float rounding.
+
+    Args:
+        x (Tensor): ``[N, C_in, H, W]``.
+        weight (Tensor): ``[C_out, C_in, 1, 1]``.
+        bias (Tensor): ``[C_out]``.
+        residual (Tensor): ``[N, C_out, H, W]``, left unchanged.
+
+    Returns:
+        Tensor: ``[N, C_out, H, W]``, contiguous.
+    """
+    n, c, h, w = x.shape
+    if weight.shape[1:] != (c, 1, 1) or residual.shape != (n, weight.shape[0], h, w):
+        raise ValueError('pointwise_conv_relu_add needs a [C_out, C_in, 1, 1] weight and an '
+                         f'[N, C_out, H, W] residual; got x {tuple(x.shape)}, weight '
+                         f'{tuple(weight.shape)}, residual {tuple(residual.shape)}.')
+    res = residual.reshape(n, -1, h * w)  # [N, C_out, H, W] -> [N, C_out, H*W]
+    out = res + bias.view(1, -1, 1)
+    # [N, C_out, H*W] += [N, C_out, C_in] x [N, C_in, H*W]
+    out = out.baddbmm_(weight.view(1, -1, c).expand(n, -1, -1), x.reshape(n, c, h * w))
+    if torch.is_grad_enabled():
+        out = torch.maximum(out, res)
+    else:
+        out = torch.maximum(out, res, out=out)
     return out.view(n, -1, h, w)  # [N, C_out, H*W] -> [N, C_out, H, W]
