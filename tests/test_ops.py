@@ -216,6 +216,17 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
+@pytest.mark.parametrize('rows', [1, 2, 3, 5])
+@pytest.mark.parametrize('shape,d', [((2, 3, 5, 7), 2), ((3, 2, 1, 5), 3), ((1, 2, 4, 4), 0)])
+def test_any_rows_per_block_match_definition(rows, shape, d):
+    # local_correlation uses 2 rows per block; the layout holds for any count,
+    # including blocks that straddle two maps and a padded last block.
+    from ms_plugin.ops.correlation import _stacked_correlation
+    f1 = torch.randn(shape, dtype=torch.float64)
+    f2 = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(_stacked_correlation(f1, f2, d, rows), loop_correlation(f1, f2, d))
+
+
 def test_correlation_does_not_mix_maps_of_a_batch():
     # The maps are stacked vertically inside the op: vertical offsets past a
     # map's edge must read zeros, not the next map's rows.

@@ -32,10 +32,11 @@ def fold_batch_norm(weight: torch.Tensor, bias: Optional[torch.Tensor],
     scale = torch.rsqrt(running_var + eps)  # [C_out]
     if norm_weight is not None:
         scale = scale * norm_weight
-    shift = -running_mean if bias is None else bias - running_mean
-    shift = shift * scale
-    if norm_bias is not None:
-        shift = shift + norm_bias
+    centre = running_mean if bias is None else running_mean - bias
+    if norm_bias is None:
+        shift = -(centre * scale)
+    else:
+        shift = torch.addcmul(norm_bias, centre, scale, value=-1)  # beta - centre * scale
     # [C_out] -> [C_out, 1, 1, 1] to scale each output filter
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), shift
 

@@ -2,12 +2,12 @@
 
 The correlation is computed with one batched matrix product instead of a loop
 over the (2d+1)^2 displacements. The N maps are stacked into one tall map;
-each source row (``[W, C]``) is multiplied with the flat run of target
-positions it can reach (``(2d+1)*W + 2d`` of them, against the ``(2d+1)^2``
-needed), so one ``bmm`` over all rows does the work, and every displacement
-then sits at a fixed stride in the product: a strided view picks them out
-with no gather. The products that wrapped into a neighbouring row or map are
-zeroed by a mask.
+each block of two source rows is multiplied with the flat run of target
+positions it can reach (about ``(rows+2d)*W`` per position, against the
+``(2d+1)^2`` needed), so one ``bmm`` over all blocks does the work, and every
+displacement then sits at a fixed stride in the product: a strided view picks
+them out with no gather. The products that wrapped into a neighbouring row or
+map are zeroed by a mask.
 
 It accumulates in float32 (or float64) whatever the input dtype, and returns
 a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``:
@@ -56,52 +56,75 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _build_inside_mask(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
-    """``[H, W, 2d+1, 2d+1]``: whether ``(y + dy, x + dx)`` lies inside the map."""
+def _build_inside_mask(n: int, h: int, w: int, d: int, rows: int,
+                       device: torch.device) -> torch.Tensor:
+    """``[blocks, rows, W, 2d+1, 2d+1]``: whether ``(y + dy, x + dx)`` lies inside the map.
+
+    Row ``t = block * rows + i`` of the stacked maps is row ``t % H`` of map
+    ``t // H``; rows past the last map (padding) are all outside.
+    """
+    total = -(-n * h // rows) * rows
     offsets = torch.arange(-d, d + 1, device=device)
-    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
+    t = torch.arange(total, device=device).view(-1, 1, 1, 1)
+    ys = t % h + offsets.view(1, 1, -1, 1)  # [total, 1, 2d+1, 1]
     xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
-    return (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w) & (t < n * h)
+    return inside.view(total // rows, rows, w, 2 * d + 1, 2 * d + 1)
 
 
 _cached_inside_mask = functools.lru_cache(maxsize=64)(_build_inside_mask)
 
 
-def _inside_mask(h: int, w: int, d: int, device: torch.device) -> torch.Tensor:
+def _inside_mask(n: int, h: int, w: int, d: int, rows: int,
+                 device: torch.device) -> torch.Tensor:
     # Eager calls reuse the mask; traced calls build it in the graph, where it
     # is constant-folded anyway.
     if torch.compiler.is_compiling():
-        return _build_inside_mask(h, w, d, device)
-    return _cached_inside_mask(h, w, d, device)
+        return _build_inside_mask(n, h, w, d, rows, device)
+    return _cached_inside_mask(n, h, w, d, rows, device)
 
 
-def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
-    """The correlation as one batched product over the rows of the stacked maps.
+def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int,
+                         rows: int = 2) -> torch.Tensor:
+    """The correlation as one batched product over blocks of rows of the stacked maps.
 
-    The N maps are stacked into one map of N*H rows. Source row t (``[W, C]``)
-    is multiplied with the band of target rows ``t - d .. t + d`` read as one
-    flat run of ``(2d+1)*W + 2d`` positions that starts ``d`` positions before
-    the band, so every displacement of the row lands at a fixed stride in the
-    product. Products that cross the left/right edge of a row or the top/bottom
-    edge of a map read a neighbouring row, another map or the zero padding;
-    they are zeroed by the mask.
+    The N maps are stacked into one map of N*H rows, cut into blocks of
+    ``rows`` rows (zero rows complete the last block). A source block
+    (``[rows*W, C]``) is multiplied with the target rows ``d`` above to ``d``
+    below it, read as one flat run of ``(rows+2d)*W + 2d`` positions that
+    starts ``d`` positions early, so that every (row, column, displacement)
+    lands at a fixed stride in the product. Products that cross the
+    left/right edge of a row or the top/bottom edge of a map read a
+    neighbouring row, another map or the zero padding; the mask zeroes them.
+    Two rows per block cost the same forward as one and halve the backward
+    (fewer overlapping runs to sum); measured with
+    tools/analysis/benchmark_ms.py.
     """
     n, c, h, w = f1.shape
     p = 2 * d + 1
-    rows = n * h
-    run = p * w + 2 * d  # flat target positions each source row reaches
-    src = f1.permute(0, 2, 3, 1).reshape(rows, w, c)  # [N, C, H, W] -> [N*H, W, C]
-    tgt = f2.transpose(0, 1).reshape(c, rows * w)  # [N, C, H, W] -> [C, N*H*W]
-    # d zero rows and d zero positions before and after: [C, (N*H + 2d)*W + 2d]
-    tgt = F.pad(tgt, (d * w + d, d * w + d))
-    # Run of row t starts at flat position t*W: [C, N*H, run] -> [N*H, C, run] (a view)
-    runs = tgt.unfold(1, run, w).transpose(0, 1)
-    prod = torch.bmm(src, runs)  # [N*H, W, run]
-    # (t, x, dy, dx) lies at t*W*run + x*(run + 1) + (dy + d)*W + (dx + d):
-    # [N*H, W, run] -> [N, H, W, 2d+1, 2d+1] (a strided view)
-    corr = prod.as_strided((n, h, w, p, p), (h * w * run, w * run, run + 1, w, 1))
-    corr = torch.where(_inside_mask(h, w, d, f1.device), corr, 0.0)  # contiguous
-    return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)  # (view) [N, K, H, W]
+    total = n * h
+    blocks = -(-total // rows)
+    pad = blocks * rows - total  # zero rows completing the last block
+    run = (rows + 2 * d) * w + 2 * d  # flat target positions a block reaches
+    src = f1.permute(0, 2, 3, 1).reshape(total * w, c)  # [N, C, H, W] -> [N*H*W, C]
+    if pad:
+        src = F.pad(src, (0, 0, 0, pad * w))
+    src = src.view(blocks, rows * w, c)  # -> [blocks, rows*W, C]
+    tgt = f2.transpose(0, 1).reshape(c, total * w)  # [N, C, H, W] -> [C, N*H*W]
+    # d zero rows and d zero positions before, as many after the padded rows
+    tgt = F.pad(tgt, (d * w + d, (d + pad) * w + d))
+    # The run of block b starts at flat position b*rows*W: [C, blocks, run] -> [blocks, C, run]
+    runs = tgt.unfold(1, run, rows * w).transpose(0, 1)
+    prod = torch.bmm(src, runs)  # [blocks, rows*W, run]
+    # (block b, row i, column x, dy, dx) lies at
+    # b*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
+    # [blocks, rows*W, run] -> [blocks, rows, W, 2d+1, 2d+1] (a strided view)
+    corr = prod.as_strided((blocks, rows, w, p, p),
+                           (rows * w * run, w * run + w, run + 1, w, 1))
+    corr = torch.where(_inside_mask(n, h, w, d, rows, f1.device), corr, 0.0)  # contiguous
+    # [blocks, rows, W, 2d+1, 2d+1] -> [N*H (+pad), W, K] -> [N, H, W, K]
+    corr = corr.view(blocks * rows, w, p * p)[:total].view(n, h, w, p * p)
+    return corr.permute(0, 3, 1, 2)  # (view) [N, K, H, W]
 
 
 def local_correlation(f1: torch.Tensor, f2: torch.Tensor,

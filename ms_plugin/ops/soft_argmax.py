@@ -73,13 +73,16 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
                 logits = scores * weights
             else:
                 logits = scores * temperature
-            # The largest logit is at least temperature * confidence (the logit
-            # at k*, where the Gaussian is 1). Logits more than _LOGIT_RANGE
-            # below it weigh less than e^-80 against it in the softmax; raising
-            # them to that floor changes nothing measurable and keeps exp() out
-            # of its slow path for very negative inputs on CPU.
-            floor = confidence * temperature - _LOGIT_RANGE  # [N, H, W, 1]
-            prob = torch.softmax(torch.maximum(logits, floor), dim=-1)  # [N, H, W, K]
+            if not logits.requires_grad:
+                # The largest logit is at least temperature * confidence (the
+                # logit at k*, where the Gaussian is 1). Logits more than
+                # _LOGIT_RANGE below it weigh less than e^-80 against it in the
+                # softmax; raising them to that floor changes nothing measurable
+                # and keeps exp() out of its slow path for very negative inputs
+                # on CPU. Not done under autograd, where the floor's backward
+                # costs more than it saves.
+                logits = logits.clamp_(min=confidence * temperature - _LOGIT_RANGE)
+            prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
             displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, C] -> [N, C, H, W]
     displacement = displacement.permute(0, 3, 1, 2).to(corr.dtype)
