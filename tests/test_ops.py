@@ -216,15 +216,31 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
-@pytest.mark.parametrize('rows', [1, 2, 3, 5])
-@pytest.mark.parametrize('shape,d', [((2, 3, 5, 7), 2), ((3, 2, 1, 5), 3), ((1, 2, 4, 4), 0)])
-def test_any_rows_per_block_match_definition(rows, shape, d):
-    # local_correlation uses 2 rows per block; the layout holds for any count,
-    # including blocks that straddle two maps and a padded last block.
+@pytest.mark.parametrize('shape,d,rows', [((2, 3, 6, 7), 2, 1), ((2, 3, 6, 7), 2, 2),
+                                          ((2, 3, 6, 7), 2, 3), ((2, 3, 6, 7), 2, 6),
+                                          ((3, 2, 1, 5), 3, 1), ((1, 2, 4, 4), 0, 4)])
+@pytest.mark.parametrize('relu', [False, True])
+def test_any_rows_per_block_match_definition(shape, d, rows, relu):
+    # local_correlation uses 2 rows per block (1 for odd heights); the layout
+    # holds for any count that divides the height.
     from ms_plugin.ops.correlation import _stacked_correlation
     f1 = torch.randn(shape, dtype=torch.float64)
     f2 = torch.randn(shape, dtype=torch.float64)
-    torch.testing.assert_close(_stacked_correlation(f1, f2, d, rows), loop_correlation(f1, f2, d))
+    expected = loop_correlation(f1, f2, d)
+    expected = expected.relu() if relu else expected
+    torch.testing.assert_close(_stacked_correlation(f1, f2, d, rows, relu), expected)
+
+
+@pytest.mark.parametrize('grad', [False, True])
+def test_correlation_relu_option(grad):
+    f1 = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=grad)
+    f2 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    out = local_correlation(f1, f2, 2, relu=True)
+    torch.testing.assert_close(out, loop_correlation(f1, f2, 2).relu())
+    if grad:  # ReLU's gradient: none through the zeros
+        out.sum().backward()
+        expected = torch.autograd.grad(local_correlation(f1, f2, 2).relu().sum(), f1)[0]
+        torch.testing.assert_close(f1.grad, expected)
 
 
 def test_correlation_does_not_mix_maps_of_a_batch():

@@ -182,7 +182,7 @@ class MotionSqueeze(BaseModule):
             feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
             src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
             tgt = feat[:, 1:].reshape(-1, c, h, w)
-            corr = local_correlation(src, tgt, self.max_displacement).relu_()
+            corr = local_correlation(src, tgt, self.max_displacement, relu=True)
             disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
                                             self.temperature, self.soft_argmax)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]

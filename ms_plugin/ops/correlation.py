@@ -2,7 +2,7 @@
 
 The correlation is computed with one batched matrix product instead of a loop
 over the (2d+1)^2 displacements. The N maps are stacked into one tall map;
-each block of two source rows is multiplied with the flat run of target
+each block of two source rows (one if the height is odd) is multiplied with the flat run of target
 positions it can reach (about ``(rows+2d)*W`` per position, against the
 ``(2d+1)^2`` needed), so one ``bmm`` over all blocks does the work, and every
 displacement then sits at a fixed stride in the product: a strided view picks
@@ -56,79 +56,80 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _build_inside_mask(n: int, h: int, w: int, d: int, rows: int,
-                       device: torch.device) -> torch.Tensor:
-    """``[blocks, rows, W, 2d+1, 2d+1]``: whether ``(y + dy, x + dx)`` lies inside the map.
+def _build_inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
+                       dtype: torch.dtype) -> torch.Tensor:
+    """``[H/rows, rows, W, 2d+1, 2d+1]``: where ``(y + dy, x + dx)`` lies inside the map.
 
-    Row ``t = block * rows + i`` of the stacked maps is row ``t % H`` of map
-    ``t // H``; rows past the last map (padding) are all outside.
+    Boolean, or for a floating ``dtype`` the upper bound of a clamp: +inf
+    inside, 0 outside.
     """
-    total = -(-n * h // rows) * rows
     offsets = torch.arange(-d, d + 1, device=device)
-    t = torch.arange(total, device=device).view(-1, 1, 1, 1)
-    ys = t % h + offsets.view(1, 1, -1, 1)  # [total, 1, 2d+1, 1]
+    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
     xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
-    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w) & (t < n * h)
-    return inside.view(total // rows, rows, w, 2 * d + 1, 2 * d + 1)
+    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # [H, W, 2d+1, 2d+1]
+    inside = inside.view(h // rows, rows, w, 2 * d + 1, 2 * d + 1)
+    if dtype == torch.bool:
+        return inside
+    return torch.where(inside, float('inf'), 0.0).to(dtype)
 
 
-_cached_inside_mask = functools.lru_cache(maxsize=64)(_build_inside_mask)
+_cached_inside_mask = functools.lru_cache(maxsize=32)(_build_inside_mask)
 
 
-def _inside_mask(n: int, h: int, w: int, d: int, rows: int,
-                 device: torch.device) -> torch.Tensor:
+def _inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
+                 dtype: torch.dtype = torch.bool) -> torch.Tensor:
     # Eager calls reuse the mask; traced calls build it in the graph, where it
     # is constant-folded anyway.
     if torch.compiler.is_compiling():
-        return _build_inside_mask(n, h, w, d, rows, device)
-    return _cached_inside_mask(n, h, w, d, rows, device)
+        return _build_inside_mask(h, w, d, rows, device, dtype)
+    return _cached_inside_mask(h, w, d, rows, device, dtype)
 
 
-def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int,
-                         rows: int = 2) -> torch.Tensor:
+def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int, rows: int,
+                         relu: bool) -> torch.Tensor:
     """The correlation as one batched product over blocks of rows of the stacked maps.
 
     The N maps are stacked into one map of N*H rows, cut into blocks of
-    ``rows`` rows (zero rows complete the last block). A source block
-    (``[rows*W, C]``) is multiplied with the target rows ``d`` above to ``d``
-    below it, read as one flat run of ``(rows+2d)*W + 2d`` positions that
-    starts ``d`` positions early, so that every (row, column, displacement)
-    lands at a fixed stride in the product. Products that cross the
-    left/right edge of a row or the top/bottom edge of a map read a
-    neighbouring row, another map or the zero padding; the mask zeroes them.
-    Two rows per block cost the same forward as one and halve the backward
-    (fewer overlapping runs to sum); measured with
-    tools/analysis/benchmark_ms.py.
+    ``rows`` rows (``rows`` divides H). A source block (``[rows*W, C]``) is
+    multiplied with the target rows ``d`` above to ``d`` below it, read as one
+    flat run of ``(rows+2d)*W + 2d`` positions that starts ``d`` positions
+    early, so that every (row, column, displacement) lands at a fixed stride
+    in the product. Products that cross the left/right edge of a row or the
+    top/bottom edge of a map read a neighbouring row, another map or the zero
+    padding; the mask zeroes them.
     """
     n, c, h, w = f1.shape
+    if h % rows:
+        raise ValueError(f'rows={rows} must divide the map height {h}.')
     p = 2 * d + 1
-    total = n * h
-    blocks = -(-total // rows)
-    pad = blocks * rows - total  # zero rows completing the last block
+    blocks = n * h // rows
     run = (rows + 2 * d) * w + 2 * d  # flat target positions a block reaches
-    src = f1.permute(0, 2, 3, 1).reshape(total * w, c)  # [N, C, H, W] -> [N*H*W, C]
-    if pad:
-        src = F.pad(src, (0, 0, 0, pad * w))
-    src = src.view(blocks, rows * w, c)  # -> [blocks, rows*W, C]
-    tgt = f2.transpose(0, 1).reshape(c, total * w)  # [N, C, H, W] -> [C, N*H*W]
-    # d zero rows and d zero positions before, as many after the padded rows
-    tgt = F.pad(tgt, (d * w + d, (d + pad) * w + d))
+    # [N, C, H, W] -> [N, H, W, C] -> [blocks, rows*W, C]
+    src = f1.permute(0, 2, 3, 1).reshape(blocks, rows * w, c)
+    tgt = f2.transpose(0, 1).reshape(c, n * h * w)  # [N, C, H, W] -> [C, N*H*W]
+    tgt = F.pad(tgt, (d * w + d, d * w + d))  # d zero rows and d zero positions each side
     # The run of block b starts at flat position b*rows*W: [C, blocks, run] -> [blocks, C, run]
     runs = tgt.unfold(1, run, rows * w).transpose(0, 1)
     prod = torch.bmm(src, runs)  # [blocks, rows*W, run]
-    # (block b, row i, column x, dy, dx) lies at
-    # b*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
-    # [blocks, rows*W, run] -> [blocks, rows, W, 2d+1, 2d+1] (a strided view)
-    corr = prod.as_strided((blocks, rows, w, p, p),
-                           (rows * w * run, w * run + w, run + 1, w, 1))
-    corr = torch.where(_inside_mask(n, h, w, d, rows, f1.device), corr, 0.0)  # contiguous
-    # [blocks, rows, W, 2d+1, 2d+1] -> [N*H (+pad), W, K] -> [N, H, W, K]
-    corr = corr.view(blocks * rows, w, p * p)[:total].view(n, h, w, p * p)
-    return corr.permute(0, 3, 1, 2)  # (view) [N, K, H, W]
+    # (map m, block b of the map, row i, column x, dy, dx) lies at
+    # (m*H/rows + b)*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
+    # [blocks, rows*W, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view)
+    corr = prod.as_strided((n, h // rows, rows, w, p, p),
+                           (h * w * run, rows * w * run, w * run + w, run + 1, w, 1))
+    if relu and not prod.requires_grad:
+        # One pass: clamp to [0, +inf] inside the map and to [0, 0] outside.
+        bound = _inside_mask(h, w, d, rows, f1.device, prod.dtype)
+        corr = torch.clamp(corr, min=prod.new_zeros(()), max=bound)
+    else:
+        # Not a clamp under autograd: its gradient at 0 would differ from ReLU's.
+        corr = torch.where(_inside_mask(h, w, d, rows, f1.device), corr, 0.0)
+        corr = corr.relu_() if relu else corr
+    # contiguous [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (view) [N, K, H, W]
+    return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)
 
 
-def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
-                      max_displacement: int = 7) -> torch.Tensor:
+def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
+                      relu: bool = False) -> torch.Tensor:
     """Channel-wise dot products of ``f1`` with ``f2`` at every nearby offset.
 
     ``out[n, k, y, x] = sum_c f1[n, c, y, x] * f2[n, c, y + dy, x + dx]`` with
@@ -141,6 +142,9 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
         f2 (Tensor): Target features ``[N, C, H, W]``.
         max_displacement (int): ``d``, the largest offset in grid cells.
             Defaults to 7 (a 15x15 patch, as the reference).
+        relu (bool): Return ``relu(out)``, as MotionSqueeze uses it; without
+            autograd this shares the pass that zeroes the borders.
+            Defaults to False.
 
     Returns:
         Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``.
@@ -148,7 +152,11 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
     _check_pair(f1, f2, max_displacement)
     acc = _accumulation_dtype(f1.dtype)
     with torch.autocast(device_type=f1.device.type, enabled=False):
-        corr = _stacked_correlation(f1.to(acc), f2.to(acc), max_displacement)
+        # Two rows per block cost the same forward as one and halve the
+        # backward (fewer overlapping runs to sum); measured with
+        # tools/analysis/benchmark_ms.py.
+        rows = 2 if f1.shape[2] % 2 == 0 else 1
+        corr = _stacked_correlation(f1.to(acc), f2.to(acc), max_displacement, rows, relu)
     return corr.to(f1.dtype)
 
 
