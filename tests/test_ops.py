@@ -258,3 +258,17 @@ def test_correlation_on_a_large_map():
     f2 = torch.randn(2, 8, 40, 37)
     torch.testing.assert_close(local_correlation(f1, f2, 7), naive_local_correlation(f1, f2, 7),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_constants_cached_under_inference_mode_serve_training():
+    # Masks and tables are cached between calls; one first built under
+    # inference_mode must still be usable where autograd saves it.
+    f1, f2 = torch.randn(2, 1, 3, 5, 7)
+    with torch.inference_mode():
+        local_correlation(f1, f2, 2)
+        kernel_soft_argmax(torch.rand(1, 25, 5, 7), 2)
+    f1.requires_grad_(True)
+    corr = local_correlation(f1, f2, 2, relu=True)
+    disp, conf = kernel_soft_argmax(corr, 2)
+    (disp.sum() + conf.sum()).backward()
+    assert f1.grad is not None and torch.isfinite(f1.grad).all()

@@ -14,10 +14,10 @@ a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``
 the soft-argmax that follows reduces over displacements, which is fastest when
 they are innermost in memory.
 """
-import functools
-
 import torch
 import torch.nn.functional as F
+
+from ._cache import cached_constant
 
 __all__ = ['l2_normalize', 'local_correlation', 'naive_local_correlation',
            'displacement_grid']
@@ -56,8 +56,9 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _build_inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
-                       dtype: torch.dtype) -> torch.Tensor:
+@cached_constant
+def _inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
+                 dtype: torch.dtype = torch.bool) -> torch.Tensor:
     """``[H/rows, rows, W, 2d+1, 2d+1]``: where ``(y + dy, x + dx)`` lies inside the map.
 
     Boolean, or for a floating ``dtype`` the upper bound of a clamp: +inf
@@ -71,18 +72,6 @@ def _build_inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
     if dtype == torch.bool:
         return inside
     return torch.where(inside, float('inf'), 0.0).to(dtype)
-
-
-_cached_inside_mask = functools.lru_cache(maxsize=32)(_build_inside_mask)
-
-
-def _inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
-                 dtype: torch.dtype = torch.bool) -> torch.Tensor:
-    # Eager calls reuse the mask; traced calls build it in the graph, where it
-    # is constant-folded anyway.
-    if torch.compiler.is_compiling():
-        return _build_inside_mask(h, w, d, rows, device, dtype)
-    return _cached_inside_mask(h, w, d, rows, device, dtype)
 
 
 def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int, rows: int,
@@ -122,7 +111,7 @@ def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int, rows: int,
         corr = torch.clamp(corr, min=prod.new_zeros(()), max=bound)
     else:
         # Not a clamp under autograd: its gradient at 0 would differ from ReLU's.
-        corr = torch.where(_inside_mask(h, w, d, rows, f1.device), corr, 0.0)
+        corr = torch.where(_inside_mask(h, w, d, rows, f1.device, torch.bool), corr, 0.0)
         corr = corr.relu_() if relu else corr
     # contiguous [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (view) [N, K, H, W]
     return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)

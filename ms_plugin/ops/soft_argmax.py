@@ -1,10 +1,10 @@
 """Displacement and confidence from a local correlation volume."""
-import functools
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 
+from ._cache import cached_constant
 from .correlation import displacement_grid
 
 __all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
@@ -61,7 +61,7 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         # [N, K, H, W] -> [N, H, W, K]: a free view for local_correlation's output.
         scores = corr.permute(0, 2, 3, 1).to(acc)
         # Displacements in units of d, so the expectation lands in [-1, 1].
-        grid = displacement_grid(d, device=corr.device, dtype=acc) / d  # [2, K]
+        grid = _unit_grid(d, acc, corr.device)  # [2, K]
         confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
@@ -90,8 +90,9 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     return displacement, confidence
 
 
-def _build_gaussian_table(d: int, sigma: float, dtype: torch.dtype,
-                          device: torch.device) -> torch.Tensor:
+@cached_constant
+def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
+                    device: torch.device) -> torch.Tensor:
     """``exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and displacement k.
 
     Returns:
@@ -104,13 +105,7 @@ def _build_gaussian_table(d: int, sigma: float, dtype: torch.dtype,
     return torch.kron(gauss_1d, gauss_1d)
 
 
-_cached_gaussian_table = functools.lru_cache(maxsize=64)(_build_gaussian_table)
-
-
-def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
-                    device: torch.device) -> torch.Tensor:
-    # Eager calls reuse the table (not to be modified in place); traced calls
-    # build it in the graph, where it is constant-folded anyway.
-    if torch.compiler.is_compiling():
-        return _build_gaussian_table(d, sigma, dtype, device)
-    return _cached_gaussian_table(d, sigma, dtype, device)
+@cached_constant
+def _unit_grid(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """:func:`displacement_grid` in units of ``d``, so expectations land in ``[-1, 1]``."""
+    return displacement_grid(d, device=device, dtype=dtype) / d
