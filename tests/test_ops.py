@@ -53,9 +53,13 @@ def reference_soft_argmax(corr, d, sigma, temperature):
 @pytest.mark.parametrize('shape,d', [((2, 3, 5, 7), 2), ((1, 4, 9, 4), 3), ((1, 2, 1, 1), 7),
                                      ((2, 3, 3, 11), 1), ((1, 2, 4, 4), 0), ((3, 2, 1, 5), 3),
                                      ((2, 2, 3, 2), 4)])
-def test_correlation_matches_definition(shape, d):
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_correlation_matches_definition(shape, d, channels_last):
     f1 = torch.randn(shape, dtype=torch.float64)
     f2 = torch.randn(shape, dtype=torch.float64)
+    if channels_last:  # the target is read in another layout then
+        f1 = f1.contiguous(memory_format=torch.channels_last)
+        f2 = f2.contiguous(memory_format=torch.channels_last)
     out = local_correlation(f1, f2, d)
     assert out.shape == (shape[0], (2 * d + 1) ** 2, shape[2], shape[3])
     torch.testing.assert_close(out, loop_correlation(f1, f2, d), rtol=1e-10, atol=1e-10)

@@ -95,10 +95,17 @@ def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int, rows: int,
     run = (rows + 2 * d) * w + 2 * d  # flat target positions a block reaches
     # [N, C, H, W] -> [N, H, W, C] -> [blocks, rows*W, C]
     src = f1.permute(0, 2, 3, 1).reshape(blocks, rows * w, c)
-    tgt = f2.transpose(0, 1).reshape(c, n * h * w)  # [N, C, H, W] -> [C, N*H*W]
-    tgt = F.pad(tgt, (d * w + d, d * w + d))  # d zero rows and d zero positions each side
-    # The run of block b starts at flat position b*rows*W: [C, blocks, run] -> [blocks, C, run]
-    runs = tgt.unfold(1, run, rows * w).transpose(0, 1)
+    # The run of block b starts at flat position b*rows*W of the target with
+    # d zero rows and d zero positions added before (and after) it.
+    margin = d * w + d
+    if f2.is_contiguous(memory_format=torch.channels_last):
+        # [N, C, H, W] (channels last) -> [N*H*W, C] (a view) -> [N*H*W + 2*margin, C]
+        tgt = F.pad(f2.permute(0, 2, 3, 1).reshape(n * h * w, c), (0, 0, margin, margin))
+        runs = tgt.unfold(0, run, rows * w)  # [blocks, C, run] (transposed matrices)
+    else:
+        # [N, C, H, W] -> [C, N*H*W] -> [C, N*H*W + 2*margin]
+        tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * w), (margin, margin))
+        runs = tgt.unfold(1, run, rows * w).transpose(0, 1)  # [C, blocks, run] -> [blocks, C, run]
     prod = torch.bmm(src, runs)  # [blocks, rows*W, run]
     # (map m, block b of the map, row i, column x, dy, dx) lies at
     # (m*H/rows + b)*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
