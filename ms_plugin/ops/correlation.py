@@ -2,12 +2,12 @@
 
 The correlation is computed with one batched matrix product instead of a loop
 over the (2d+1)^2 displacements. The N maps are stacked into one tall map;
-each block of two source rows (one if the height is odd) is multiplied with the flat run of target
-positions it can reach (about ``(rows+2d)*W`` per position, against the
-``(2d+1)^2`` needed), so one ``bmm`` over all blocks does the work, and every
-displacement then sits at a fixed stride in the product: a strided view picks
-them out with no gather. The products that wrapped into a neighbouring row or
-map are zeroed by a mask.
+each block of source rows (one, or two under autograd) is multiplied with the
+flat run of target positions it can reach (about ``(rows+2d)*W`` per
+position, against the ``(2d+1)^2`` needed), so one ``bmm`` over all blocks
+does the work, and every displacement then sits at a fixed stride in the
+product: a strided view picks them out with no gather. The products that
+wrapped into a neighbouring row or map are zeroed by a mask.
 
 It accumulates in float32 (or float64) whatever the input dtype, and returns
 a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``:
@@ -148,10 +148,11 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int 
     _check_pair(f1, f2, max_displacement)
     acc = _accumulation_dtype(f1.dtype)
     with torch.autocast(device_type=f1.device.type, enabled=False):
-        # Two rows per block cost the same forward as one and halve the
-        # backward (fewer overlapping runs to sum); measured with
-        # tools/analysis/benchmark_ms.py.
-        rows = 2 if f1.shape[2] % 2 == 0 else 1
+        # One row per block multiplies the fewest numbers; under autograd two
+        # rows (when the height is even) halve the backward, which sums fewer
+        # overlapping runs. Measured with tools/analysis/benchmark_ms.py.
+        needs_grad = torch.is_grad_enabled() and (f1.requires_grad or f2.requires_grad)
+        rows = 2 if needs_grad and f1.shape[2] % 2 == 0 else 1
         corr = _stacked_correlation(f1.to(acc), f2.to(acc), max_displacement, rows, relu)
     return corr.to(f1.dtype)
 

@@ -66,14 +66,16 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
         else:
+            track = torch.is_grad_enabled() and scores.requires_grad
             if mode == 'kernel':
                 # Row k* of the table is the Gaussian centred on displacement k*.
                 table = _gaussian_table(d, sigma, acc, corr.device) * temperature  # [K, K]
                 weights = F.embedding(best.flatten(), table).view_as(scores)  # [N, H, W, K]
-                logits = scores * weights
+                # Without autograd, into the fresh weights rather than a new map.
+                logits = scores * weights if track else weights.mul_(scores)
             else:
                 logits = scores * temperature
-            if not logits.requires_grad:
+            if not track:
                 # The largest logit is at least temperature * confidence (the
                 # logit at k*, where the Gaussian is 1). Logits more than
                 # _LOGIT_RANGE below it weigh less than e^-80 against it in the
