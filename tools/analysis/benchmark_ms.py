@@ -121,7 +121,7 @@ def main() -> None:
         total, part = med[f'backbone_{key}'], med[f'ms_{key}']
         print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% |')
     print(f'correlation of {pair_shape[0]} pairs of {pair_shape[1]}x{pair_shape[2]}x'
-          f'{pair_shape[3]}, d={d}: matmul+gather {med["corr_matmul"]:.2f} ms, naive '
+          f'{pair_shape[3]}, d={d}: stacked matmul {med["corr_matmul"]:.2f} ms, naive '
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
           f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
 
