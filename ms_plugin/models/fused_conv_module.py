@@ -49,12 +49,14 @@ class FusedConvModule(ConvModule):
     """
 
     def _can_fold(self, x: torch.Tensor, norm: bool) -> bool:
-        return (norm and self.with_norm and not torch.is_grad_enabled()
-                and isinstance(self.norm, _BatchNorm) and not self.norm.training
-                and self.norm.running_mean is not None and self.norm.running_var is not None
-                and self.order == ('conv', 'norm', 'act') and type(self.conv) is nn.Conv2d
-                and not self.with_explicit_padding and self.conv.padding_mode == 'zeros'
-                and x.dtype in _FOLDABLE_DTYPES and self.conv.weight.dtype == x.dtype
+        if not norm or not self.with_norm or torch.is_grad_enabled():
+            return False
+        bn, conv = self.norm, self.conv
+        return (isinstance(bn, _BatchNorm) and not bn.training
+                and bn.running_mean is not None and bn.running_var is not None
+                and type(conv) is nn.Conv2d and conv.padding_mode == 'zeros'
+                and self.order == ('conv', 'norm', 'act') and not self.with_explicit_padding
+                and x.dtype in _FOLDABLE_DTYPES and conv.weight.dtype == x.dtype
                 and not torch.is_autocast_enabled(x.device.type)
                 and not torch.jit.is_tracing() and not torch.jit.is_scripting())
 
