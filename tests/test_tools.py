@@ -204,3 +204,20 @@ def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
     with pytest.raises(SystemExit, match='3 weights for 2 dumps'):
         ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--weights', '1', '1',
                        '1'])
+
+
+def test_benchmark_ms_prints_shares_and_parts():
+    out = _run(str(TOOLS / 'analysis' / 'benchmark_ms.py'), '--depth', '18', '--frames', '3',
+               '--size', '64', '--repeats', '1', '--warmup', '0', '--threads', '1', '--parts')
+    rows = re.findall(r'\| (forward(?:\+backward)?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% \|', out)
+    assert [r[0] for r in rows] == ['forward', 'forward+backward'], out
+    for _, total, part, share in rows:
+        # The times are printed to 0.1 ms, the share from the unrounded ones.
+        assert float(part) > 0
+        assert float(share) == pytest.approx(100 * float(part) / float(total), rel=0.1)
+    # MS input after res3 of R18 at 64 px: 128 channels, 8x8.
+    assert 'MS module input (3, 128, 8, 8)' in out
+    parts = re.search(r'parts \(eval, no grad\): reduce ([\d.]+) ms, correlation ([\d.]+) ms, '
+                      r'soft_argmax ([\d.]+) ms, transform ([\d.]+) ms', out)
+    assert parts and all(float(v) > 0 for v in parts.groups()), out
+    assert re.search(r'stacked matmul [\d.]+ ms, naive shift-and-multiply loop [\d.]+ ms', out)

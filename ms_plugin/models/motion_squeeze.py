@@ -203,6 +203,18 @@ class MotionSqueeze(BaseModule):
         motion = self.estimate_motion(x)
         if self.keep_motion:
             self.last_motion = motion.detach()
+        return self.add_motion_features(x, motion)
+
+    def add_motion_features(self, x: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """``x + transform(motion)``: the second half of :meth:`forward`.
+
+        Args:
+            x (Tensor): ``[N*T, C, H, W]`` input features.
+            motion (Tensor): ``[N*T, 3, H, W]`` from :meth:`estimate_motion`.
+
+        Returns:
+            Tensor: ``[N*T, C, H, W]``.
+        """
         if not self.use_confidence:
             motion = motion[:, :2]
         motion = motion.to(x.dtype)

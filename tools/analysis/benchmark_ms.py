@@ -7,11 +7,13 @@ interleaved so that load changes hit every timing alike):
   ``--frames`` frames at ``--size`` px), forward (eval, no grad) and
   forward+backward (train mode);
 - the correlation op (``ms_plugin.ops.local_correlation``) against the naive
-  shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps.
+  shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps;
+- with ``--parts``, the parts of the MS forward: reduction, correlation,
+  kernel-soft-argmax and transform.
 
 Example::
 
-    python tools/analysis/benchmark_ms.py --repeats 9
+    OMP_NUM_THREADS=2 python tools/analysis/benchmark_ms.py --repeats 15 --parts
 """
 import argparse
 import platform
@@ -32,6 +34,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s choice)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--parts', action='store_true',
+                        help='also time the parts of the MS forward (eval, no grad)')
     return parser.parse_args()
 
 
@@ -97,6 +101,22 @@ def main() -> None:
     cases['ms_fwd'] = (lambda: backbone.eval(), no_grad(lambda: ms(feat)))
     cases['backbone_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(backbone, clip_grad))
     cases['ms_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(ms, feat_grad))
+    if args.parts:
+        from ms_plugin.ops import kernel_soft_argmax, l2_normalize
+        ms.eval()
+        with torch.no_grad():  # the inputs each part sees inside the module
+            reduced = l2_normalize(ms.reduce(feat)).unflatten(0, (-1, args.frames))
+            src, tgt = reduced[:, :-1].flatten(0, 1), reduced[:, 1:].flatten(0, 1)
+            corr = local_correlation(src, tgt, d, relu=True)
+            motion = ms.estimate_motion(feat)
+        parts = {
+            'part_reduce': lambda: ms.reduce(feat),
+            'part_correlation': lambda: local_correlation(src, tgt, d, relu=True),
+            'part_soft_argmax': lambda: kernel_soft_argmax(corr, d, ms.sigma, ms.temperature),
+            'part_transform': lambda: ms.add_motion_features(feat, motion),
+        }
+        for name, fn in parts.items():
+            cases[name] = (lambda: backbone.eval(), no_grad(fn))
     cases['corr_matmul'] = (lambda: None, no_grad(lambda: local_correlation(f1, f2, d)))
     cases['corr_naive'] = (lambda: None, no_grad(lambda: naive_local_correlation(f1, f2, d)))
 
@@ -120,6 +140,11 @@ def main() -> None:
     for label, key in (('forward', 'fwd'), ('forward+backward', 'fwdbwd')):
         total, part = med[f'backbone_{key}'], med[f'ms_{key}']
         print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% |')
+    if args.parts:
+        print('MS forward parts (eval, no grad): ' + ', '.join(
+            f'{name[5:]} {med[name]:.2f} ms' for name in med if name.startswith('part_'))
+            + ' (reduce = 1x1 conv, BN, ReLU; correlation with ReLU; transform with '
+            'the residual sum)')
     print(f'correlation of {pair_shape[0]} pairs of {pair_shape[1]}x{pair_shape[2]}x'
           f'{pair_shape[3]}, d={d}: stacked matmul {med["corr_matmul"]:.2f} ms, naive '
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
