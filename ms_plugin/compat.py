@@ -68,6 +68,7 @@ def patch_missing_drn() -> bool:
         return False
     # Importing the registry is safe: mmaction.registry does not import models.
     from mmaction.registry import MODELS
+
     class DRN(torch.nn.Module):
         """Stand-in for mmaction2's DRN localizer, absent from its 1.2.0 wheel."""
 

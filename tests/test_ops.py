@@ -1,12 +1,9 @@
 """Tests of the pure ops: local correlation and (kernel-)soft-argmax."""
 import pytest
 import torch
-import torch.nn.functional as F
 
 from ms_plugin.ops import (displacement_grid, kernel_soft_argmax, l2_normalize,
                            local_correlation, naive_local_correlation)
-
-
 
 
 @pytest.fixture(autouse=True)

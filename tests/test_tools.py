@@ -195,7 +195,7 @@ def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
     np.testing.assert_allclose(written, fused, rtol=1e-5)
     np.testing.assert_array_equal(written_labels, labels)
     rank = (fused > fused[np.arange(40), labels][:, None]).sum(1)
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith('ensemble')][0]
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('ensemble')][0]
     assert f'top1 {100 * np.mean(rank < 1):.2f}, top5 {100 * np.mean(rank < 5):.2f}' in line
 
     _dump(tmp_path / 'c.pkl', run_b[:30], labels[:30])

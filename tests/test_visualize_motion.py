@@ -225,7 +225,8 @@ def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
     np.testing.assert_array_equal(image, expected)
 
 
-def test_cli_writes_png_from_video_and_gif_from_frames_with_checkpoint(cli_inputs, tmp_path, capsys):
+def test_cli_writes_png_from_video_and_gif_from_frames_with_checkpoint(
+        cli_inputs, tmp_path, capsys):
     tool = load_tool('visualize_motion')
     png, gif = tmp_path / 'motion.png', tmp_path / 'motion.gif'
     assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4'),

@@ -117,8 +117,9 @@ def analyse(cfg: Config, shape: Tuple[int, ...]) -> Dict[str, object]:
     return dict(
         flops=analyzer.total(),
         params=parameter_count(model)[''],
-        by_part={name: by_module[name] for name in ('recognizer.backbone', 'recognizer.neck',
-                                                     'recognizer.cls_head') if name in by_module},
+        by_part={name: by_module[name]
+                 for name in ('recognizer.backbone', 'recognizer.neck', 'recognizer.cls_head')
+                 if name in by_module},
         ms_flops={name: by_module[name] for name in ms_names},
         ms_params={name: parameter_count(model.get_submodule(name))[''] for name in ms_names},
         ms_matmul={name: sum(v for op, v in analyzer.by_operator(name).items()

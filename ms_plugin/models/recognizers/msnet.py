@@ -1,6 +1,6 @@
 """``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50."""
 import copy
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from mmaction.models.recognizers.recognizer2d import Recognizer2D
