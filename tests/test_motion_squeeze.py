@@ -189,3 +189,20 @@ def test_inference_path_matches_training_graph_and_keeps_input():
     slow = module(x)
     torch.testing.assert_close(fast, slow)
     assert torch.equal(x, before)
+
+
+def test_module_compiles_without_graph_breaks_in_both_paths():
+    # The inference path (folded norms, clamp, in-place ops) and the training
+    # path both trace into one graph.
+    torch._dynamo.reset()
+    module = MotionSqueeze(256, 2, reduced_channels=64, max_displacement=2)
+    compiled = torch.compile(module, backend='aot_eager', fullgraph=True)
+    x = torch.randn(4, 256, 6, 6)
+    module.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), module(x))
+    module.train()
+    out = compiled(x)
+    torch.testing.assert_close(out, module(x))
+    out.sum().backward()
+    assert module.reduce.conv.weight.grad is not None
