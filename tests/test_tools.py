@@ -221,3 +221,18 @@ def test_benchmark_ms_prints_shares_and_parts():
                       r'soft_argmax ([\d.]+) ms, transform ([\d.]+) ms', out)
     assert parts and all(float(v) > 0 for v in parts.groups()), out
     assert re.search(r'stacked matmul [\d.]+ ms, naive shift-and-multiply loop [\d.]+ ms', out)
+
+
+def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):
+    from ms_plugin.utils.checkpoint import load_checkpoint_dict
+    damaged = tmp_path / 'damaged.pth'
+    damaged.write_bytes(b'not a checkpoint')
+    with pytest.raises(SystemExit, match=r'cannot read .*damaged\.pth[\s\S]*try this'):
+        load_checkpoint_dict(str(damaged), 'try this')
+    listed = tmp_path / 'list.pth'
+    torch.save([torch.zeros(1)], listed)
+    with pytest.raises(SystemExit, match='holds a list, not a checkpoint dict'):
+        load_checkpoint_dict(str(listed), 'unused')
+    good = tmp_path / 'good.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(2))), good)
+    assert torch.equal(load_checkpoint_dict(str(good), 'unused')['state_dict']['w'], torch.ones(2))

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (compat fixes: safe loading of numpy scalars in the source)
+from ms_plugin.utils.checkpoint import load_checkpoint_dict
 from ms_plugin.utils.official_ckpt import (DEFAULT_MS_PREFIX, ConversionReport,
                                            convert_reference_state_dict, describe_reference,
                                            iter_model_prefixes, reconcile_with_model)
@@ -55,15 +56,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def load_reference(path: str) -> Dict[str, object]:
     """Read the source safely (``weights_only=True``); accept a bare state dict too."""
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # the unpickler's errors have many types
-        raise SystemExit(
-            f'error: cannot read {path} with torch.load(weights_only=True): {err}\n'
-            'The reference checkpoints hold only tensors, numbers and strings; a file that '
-            'needs more is not one of them (or is damaged).') from err
-    if not isinstance(ckpt, dict):
-        raise SystemExit(f'error: {path} holds a {type(ckpt).__name__}, not a checkpoint dict.')
+    ckpt = load_checkpoint_dict(
+        path, 'The reference checkpoints hold only tensors, numbers and strings; a file that '
+        'needs more is not one of them (or is damaged).')
     if 'state_dict' not in ckpt:
         if all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             return dict(state_dict=ckpt)

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (safe loading of MMEngine checkpoints on torch>=2.6)
+from ms_plugin.utils.checkpoint import load_checkpoint_dict
 
 # meta entries worth publishing; everything else in meta is training state or private.
 KEPT_META = ('epoch', 'iter', 'mmengine_version', 'dataset_meta',
@@ -65,15 +66,9 @@ def sha256_of(path: str) -> str:
 
 def publish(in_file: str, out_file: str) -> str:
     """Write the stripped checkpoint; returns its final path."""
-    try:
-        checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
-    except Exception as err:  # the unpickler's errors have many types
-        raise SystemExit(
-            f'error: cannot read {in_file} with torch.load(weights_only=True): {err}\n'
-            'MMEngine checkpoints load once ms_plugin is imported; a file that needs more '
-            'classes was not written by MMEngine, or is damaged.') from err
-    if not isinstance(checkpoint, dict):
-        raise SystemExit(f'error: {in_file} holds a {type(checkpoint).__name__}, not a dict.')
+    checkpoint = load_checkpoint_dict(
+        in_file, 'MMEngine checkpoints load once ms_plugin is imported; a file that needs more '
+        'classes was not written by MMEngine, or is damaged.')
     try:
         stripped = strip_checkpoint(checkpoint)
     except ValueError as err:
