@@ -1,5 +1,5 @@
 """The MotionSqueeze (MS) module of Kwon et al., ECCV 2020 (the paper's Figure 2)."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -161,6 +161,28 @@ class MotionSqueeze(BaseModule):
                              'T frames, clip-major. Check num_segments against the '
                              "pipeline's clip_len * num_clips.")
 
+    def frame_pairs(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The reduced, L2-normalised features of the frames t and t+1 of every pair.
+
+        Args:
+            x (Tensor): ``[N*T, C, H, W]`` input features.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``[N*(T-1), C', H, W]`` each (frames
+            0..T-2 and 1..T-1 of every clip), in float32 (at least).
+        """
+        self._check_input(x)
+        t = self.num_segments
+        feat = self.reduce(x)  # [N*T, C', H, W]
+        nt, c, h, w = feat.shape
+        with torch.autocast(device_type=feat.device.type, enabled=False):
+            # Matching runs in float32 under autocast: temperature * corr needs the precision.
+            feat = l2_normalize(feat.to(torch.promote_types(feat.dtype, torch.float32)))
+        feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
+        src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
+        tgt = feat[:, 1:].reshape(-1, c, h, w)
+        return src, tgt
+
     def estimate_motion(self, x: torch.Tensor) -> torch.Tensor:
         """Displacement and confidence of every frame, before the transform.
 
@@ -172,21 +194,14 @@ class MotionSqueeze(BaseModule):
             confidence, in float32 (at least); the last frame repeats the map
             of the pair (T-2, T-1).
         """
-        self._check_input(x)
-        t = self.num_segments
-        feat = self.reduce(x)  # [N*T, C', H, W]
-        nt, c, h, w = feat.shape
-        with torch.autocast(device_type=feat.device.type, enabled=False):
-            # Matching runs in float32 under autocast: temperature * corr needs the precision.
-            feat = l2_normalize(feat.to(torch.promote_types(feat.dtype, torch.float32)))
-            feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
-            src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
-            tgt = feat[:, 1:].reshape(-1, c, h, w)
+        src, tgt = self.frame_pairs(x)
+        _, _, h, w = src.shape
+        with torch.autocast(device_type=src.device.type, enabled=False):
             corr = local_correlation(src, tgt, self.max_displacement, relu=True)
             disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
                                             self.temperature, self.soft_argmax)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
-        motion = motion.view(nt // t, t - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
+        motion = motion.view(-1, self.num_segments - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
         # The last frame has no successor: it repeats the last pair's map.
         motion = torch.cat([motion, motion[:, -1:]], dim=1)  # -> [N, T, 3, H, W]
         return motion.flatten(0, 1)  # -> [N*T, 3, H, W]

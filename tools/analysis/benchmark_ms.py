@@ -102,11 +102,10 @@ def main() -> None:
     cases['backbone_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(backbone, clip_grad))
     cases['ms_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(ms, feat_grad))
     if args.parts:
-        from ms_plugin.ops import kernel_soft_argmax, l2_normalize
+        from ms_plugin.ops import kernel_soft_argmax
         ms.eval()
         with torch.no_grad():  # the inputs each part sees inside the module
-            reduced = l2_normalize(ms.reduce(feat)).unflatten(0, (-1, args.frames))
-            src, tgt = reduced[:, :-1].flatten(0, 1), reduced[:, 1:].flatten(0, 1)
+            src, tgt = ms.frame_pairs(feat)
             corr = local_correlation(src, tgt, d, relu=True)
             motion = ms.estimate_motion(feat)
         parts = {
