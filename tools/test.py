@@ -20,7 +20,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 # The sibling tools/train.py (found because a script's folder is on sys.path)
 # imports ms_plugin, i.e. the compat fixes, and holds the shared launch helpers.
-from train import (CFG_OPTIONS_HELP, LAUNCHERS, build_runner, default_work_dir,
+from train import (CFG_OPTIONS_HELP, LAUNCHERS, default_work_dir, run_and_tear_down,
                    setup_cpu_distributed)
 
 
@@ -92,7 +92,7 @@ def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     cfg = merge_test_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg)
-    build_runner(cfg).test()
+    run_and_tear_down(cfg, 'test')
 
 
 if __name__ == '__main__':

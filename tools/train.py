@@ -22,6 +22,7 @@ Examples::
 """
 import argparse
 import datetime
+import gc
 import os
 import os.path as osp
 import subprocess
@@ -209,11 +210,37 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def run_and_tear_down(cfg: Config, action: str) -> None:
+    """Build the runner, call ``runner.<action>()``, then close the process group.
+
+    Without ``destroy_process_group`` the gloo group outlives ``main``: its
+    worker threads still hold finished work (tensors with Python references)
+    when the interpreter shuts down, and destroying those then aborts the
+    process (``terminate called without an active exception``, SIGABRT), at
+    random, after all results were written. So the runner (and the DDP
+    wrapper, which holds the group) is dropped and the group destroyed while
+    the interpreter is fully alive. The barrier first lets every rank finish
+    its last collective; after an error there is none, so no rank waits for
+    one that has failed.
+    """
+    runner = None
+    try:
+        runner = build_runner(cfg)
+        getattr(runner, action)()
+        if torch_dist.is_initialized():
+            torch_dist.barrier()
+    finally:
+        del runner
+        gc.collect()
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
+
+
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     cfg = merge_train_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg)
-    build_runner(cfg).train()
+    run_and_tear_down(cfg, 'train')
 
 
 if __name__ == '__main__':
