@@ -25,13 +25,27 @@ def _kind(step: Dict) -> str:
     return str(step.get('type', '')).split('.')[-1]
 
 
+def _reader_role(step: Dict) -> str:
+    """``'init'``, ``'decode'`` or ``''``: the step's part in reading frames.
+
+    A wrapper step (one with ``transforms``, e.g. a guard around the decoder)
+    takes the role of the steps inside it.
+    """
+    kinds = [_kind(inner) for inner in step.get('transforms', [])] or [_kind(step)]
+    if any(kind.endswith('Decode') for kind in kinds):
+        return 'decode'
+    if all(kind.endswith('Init') for kind in kinds):
+        return 'init'
+    return ''
+
+
 def _swap_reader(pipeline: Sequence[Dict], init: List[Dict], decode: Dict) -> List[Dict]:
     """``pipeline`` with its frame reading replaced: ``init`` first, ``decode``
     where the pipeline decoded."""
-    steps = [dict(step) for step in pipeline if not _kind(step).endswith('Init')]
-    decodes = [i for i, step in enumerate(steps) if _kind(step).endswith('Decode')]
+    steps = [dict(step) for step in pipeline if _reader_role(step) != 'init']
+    decodes = [i for i, step in enumerate(steps) if _reader_role(step) == 'decode']
     if len(decodes) != 1:
-        raise ValueError(f'Expected one *Decode step in the test pipeline, found '
+        raise ValueError(f'Expected one frame-decoding step in the test pipeline, found '
                          f'{[_kind(steps[i]) for i in decodes]}.')
     steps[decodes[0]] = decode
     return init + steps
