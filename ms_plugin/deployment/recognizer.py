@@ -112,7 +112,7 @@ class ExportableRecognizer(nn.Module):
 
 
 def load_weights(model: nn.Module, checkpoint: Dict[str, object], source: str) -> None:
-    """Load a checkpoint's ``state_dict`` into ``model``; every key must fit.
+    """Load a checkpoint's weights into ``model``; every key must fit.
 
     Args:
         model (nn.Module): The built recognizer.
@@ -124,27 +124,11 @@ def load_weights(model: nn.Module, checkpoint: Dict[str, object], source: str) -
         ValueError: Listing the missing and unexpected keys (and keys of
             another shape) when the checkpoint does not fit the model.
     """
-    state = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state, dict):
-        raise ValueError(f'{source}: its state_dict is a {type(state).__name__}, not a dict.')
-    if state and all(key.startswith('module.') for key in state):  # saved from DDP
-        state = {key[len('module.'):]: value for key, value in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(key for key in set(own) & set(state)
-                        if tuple(getattr(state[key], 'shape', ())) != tuple(own[key].shape))
-    if missing or unexpected or mismatched:
-        lines = [f'{source} does not fit the config\'s model:']
-        for label, keys in (('missing', missing), ('unexpected', unexpected)):
-            lines.append(f'  {len(keys)} {label} keys' + (': ' if keys else ''))
-            lines.extend(f'    {key}' for key in keys)
-        if mismatched:
-            lines.append(f'  {len(mismatched)} keys of another shape:')
-            lines.extend(f'    {key}: checkpoint {tuple(state[key].shape)}, model '
-                         f'{tuple(own[key].shape)}' for key in mismatched)
-        raise ValueError('\n'.join(lines))
-    model.load_state_dict(state, strict=True)
+    from ..utils.checkpoint import model_state_dict, state_dict_mismatch
+    mismatch = state_dict_mismatch(model, checkpoint)
+    if mismatch:
+        raise ValueError(mismatch.describe(source))
+    model.load_state_dict(model_state_dict(checkpoint), strict=True)
 
 
 def _pipeline_frames(step: Dict) -> int:
