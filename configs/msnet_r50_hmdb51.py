@@ -9,7 +9,7 @@
 # Kinetics-pretrained (not reproduced here).
 _base_ = [
     '_base_/models/msnet_r50.py', '_base_/datasets/hmdb51_videos.py',
-    '_base_/schedules/sgd_nesterov_40e.py', 'mmaction::_base_/default_runtime.py'
+    '_base_/schedules/sgd_nesterov_40e.py', '_base_/default_runtime.py'
 ]
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)

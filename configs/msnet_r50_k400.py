@@ -4,7 +4,7 @@
 # Paper (Kwon et al., ECCV 2020): 76.4 top-1 (not reproduced here).
 _base_ = [
     '_base_/models/msnet_r50.py', '_base_/datasets/kinetics400_videos_dense.py',
-    '_base_/schedules/sgd_75e_kinetics.py', 'mmaction::_base_/default_runtime.py'
+    '_base_/schedules/sgd_75e_kinetics.py', '_base_/default_runtime.py'
 ]
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)

@@ -4,7 +4,7 @@
 # Paper (Kwon et al., ECCV 2020): 63.0 top-1, 88.4 top-5 (not reproduced here).
 _base_ = [
     '_base_/models/msnet_r50.py', '_base_/datasets/sthv2_videos.py',
-    '_base_/schedules/sgd_nesterov_40e.py', 'mmaction::_base_/default_runtime.py'
+    '_base_/schedules/sgd_nesterov_40e.py', '_base_/default_runtime.py'
 ]
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)

@@ -12,6 +12,10 @@ It takes the same arguments as MMAction2's ``tools/train.py``. The differences:
 * ``--seed``, ``--diff-rank-seed`` and ``--deterministic`` override the
   config's ``randomness`` when given (MMAction2 ignores them if the config
   sets ``randomness``).
+* ``--resume PATH`` with an unreadable file stops with one error naming it;
+  ``--resume`` alone skips unreadable newest checkpoints and says so;
+  ``load_from`` lists the keys in which the checkpoint and the model differ.
+* The process group is destroyed before exit (see :func:`run_and_tear_down`).
 
 Examples::
 
@@ -23,6 +27,7 @@ Examples::
 import argparse
 import datetime
 import gc
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -32,10 +37,14 @@ import torch
 import torch.distributed as torch_dist
 from mmaction.registry import RUNNERS
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 # Before any config is read or model built: the compat fixes and registration.
 import ms_plugin  # noqa: F401
+from ms_plugin.utils.checkpoint import (CheckpointError, newest_readable_checkpoint,
+                                        read_checkpoint, state_dict_mismatch)
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 LAUNCHER_HELP = (
@@ -210,6 +219,65 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def choose_resume_checkpoint(cfg: Config) -> None:
+    """Check the checkpoint a resume starts from, before any process group or model.
+
+    * ``--resume PATH``: a missing, empty, truncated or corrupt file stops the
+      run with one error that names it.
+    * ``--resume`` alone: when the newest checkpoint of the work dir is
+      unreadable (a job killed while writing it), resume from the newest one
+      that reads, and say so. When none reads, stop and name them all.
+
+    Raises:
+        SystemExit: With the message, when no usable checkpoint is left.
+    """
+    if not cfg.get('resume'):
+        return
+    if cfg.get('load_from'):
+        try:
+            read_checkpoint(cfg.load_from)
+        except CheckpointError as err:
+            raise SystemExit(f'error: cannot resume: {err}') from err
+        return
+    path, failures = newest_readable_checkpoint(cfg.work_dir)
+    if failures and path is None:
+        raise SystemExit('error: cannot resume: no checkpoint in {} can be read:\n{}'.format(
+            cfg.work_dir, '\n'.join(f'  {err}' for err in failures)))
+    if failures:
+        print_log('\n'.join([f'Skipping {len(failures)} unreadable checkpoint(s):'] +
+                            [f'  {err}' for err in failures] +
+                            [f'Resuming from {path}, the newest readable checkpoint.']),
+                  logger='current', level=logging.WARNING)
+        cfg.load_from = path  # resume=True with a path: the Runner resumes from it
+
+
+def report_checkpoint_mismatch(runner: Runner, path: str, strict: bool) -> None:
+    """List the keys in which checkpoint ``path`` and the runner's model differ.
+
+    Args:
+        runner (Runner): A built runner (its model exists).
+        path (str): The checkpoint to be loaded into it.
+        strict (bool): Stop on a difference (testing: the metric of a model
+            that is partly random means nothing); otherwise log a warning
+            (fine-tuning from another model, e.g. a new head, is normal).
+
+    Raises:
+        SystemExit: Unreadable checkpoint, or a difference with ``strict``.
+    """
+    try:
+        checkpoint = read_checkpoint(path)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        mismatch = state_dict_mismatch(model, checkpoint)
+    except (CheckpointError, ValueError) as err:
+        raise SystemExit(f'error: cannot load {err}') from err
+    if mismatch and strict:
+        raise SystemExit('error: ' + mismatch.describe(path) +
+                         '\nUse the config the checkpoint was trained with.')
+    if mismatch:
+        runner.logger.warning(mismatch.describe(path) + '\nThe keys that match are loaded; '
+                              'the others keep their initialisation.')
+
+
 def run_and_tear_down(cfg: Config, action: str) -> None:
     """Build the runner, call ``runner.<action>()``, then close the process group.
 
@@ -226,6 +294,8 @@ def run_and_tear_down(cfg: Config, action: str) -> None:
     runner = None
     try:
         runner = build_runner(cfg)
+        if cfg.get('load_from') and not (action == 'train' and cfg.get('resume')):
+            report_checkpoint_mismatch(runner, cfg.load_from, strict=action == 'test')
         getattr(runner, action)()
         if torch_dist.is_initialized():
             torch_dist.barrier()
@@ -239,6 +309,7 @@ def run_and_tear_down(cfg: Config, action: str) -> None:
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     cfg = merge_train_args(Config.fromfile(args.config), args)
+    choose_resume_checkpoint(cfg)
     setup_cpu_distributed(cfg)
     run_and_tear_down(cfg, 'train')
 

@@ -22,15 +22,16 @@ import argparse
 import copy
 import os
 import os.path as osp
-import re
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 from torch import nn
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
+from ms_plugin.utils.checkpoint import (CheckpointError, model_state_dict, read_checkpoint,
+                                        state_dict_mismatch)
 
 OUTPUT_SUFFIXES = ('.png', '.jpg', '.jpeg', '.gif', '.mp4', '.avi')
 FRAME_TEMPLATES = ('img_{:05}.jpg', '{:05}.jpg', 'img_{:05}.png', '{:05}.png', '{:06}.jpg',
@@ -43,8 +44,6 @@ VIDEO_STEPS = {
 MULTI_CROPS = ('ThreeCrop', 'TenCrop')
 SAMPLERS = ('SampleFrames', 'DenseSampleFrames', 'UniformSample', 'UniformSampleFrames')
 RANDOM_INIT_NOTE = 'random initialisation (no --checkpoint): these maps are not learned'
-# How many missing/unexpected keys an error message lists before "and N more".
-KEYS_SHOWN = 10
 
 
 class ToolError(Exception):
@@ -93,51 +92,20 @@ def build_model(cfg: Config, device: str) -> nn.Module:
     return MODELS.build(model_cfg).to(device).eval()
 
 
-def _plain_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ToolError('the checkpoint holds no state_dict; is it a model checkpoint?')
-    # DataParallel / DistributedDataParallel prefix, as MMEngine's loader strips it.
-    return {re.sub(r'^module\.', '', key): value for key, value in state.items()}
-
-
-def _listing(keys: List[str]) -> str:
-    shown = ', '.join(keys[:KEYS_SHOWN])
-    more = f' and {len(keys) - KEYS_SHOWN} more' if len(keys) > KEYS_SHOWN else ''
-    return f'{shown}{more}'
-
-
 def load_weights(model: nn.Module, path: str) -> None:
     """Load a checkpoint strictly, or raise ToolError listing what does not match."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    if not osp.isfile(path) and '://' not in path:
-        raise ToolError(f'checkpoint {path} does not exist')
     try:
-        checkpoint = _load_checkpoint(path, map_location='cpu')
-    except Exception as error:  # any unpickling / format problem
-        raise ToolError(f'cannot load checkpoint {path}: {error}') from error
-    state = _plain_state_dict(checkpoint)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f'{key} {tuple(state[key].shape)} vs {tuple(own[key].shape)}'
-                    for key in set(own) & set(state)
-                    if hasattr(state[key], 'shape') and state[key].shape != own[key].shape)
-    if missing or unexpected or shapes:
-        lines = [f'checkpoint {path} does not match the model of the config:']
-        if missing:
-            lines.append(f'  missing keys ({len(missing)}): {_listing(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected keys ({len(unexpected)}): {_listing(unexpected)}')
-        if shapes:
-            lines.append(f'  shape mismatches (checkpoint vs model) ({len(shapes)}): '
-                         f'{_listing(shapes)}')
-        hint = ('Use the config the checkpoint was trained with')
+        checkpoint = read_checkpoint(path)
+        mismatch = state_dict_mismatch(model, checkpoint)
+    except (CheckpointError, ValueError) as error:
+        raise ToolError(f'cannot load {error}') from error
+    state = model_state_dict(checkpoint)
+    if mismatch:
+        hint = 'Use the config the checkpoint was trained with'
         if any(key.startswith('base_model.') for key in state):
             hint += ('; a checkpoint of the authors\' code must first be converted with '
                      'tools/convert_official_ckpt.py')
-        lines.append(hint + '.')
-        raise ToolError('\n'.join(lines))
+        raise ToolError(mismatch.describe(path) + '\n' + hint + '.')
     model.load_state_dict(state, strict=True)
 
 
@@ -172,6 +140,10 @@ def one_view_pipeline(pipeline: List[dict], num_frames: int, rawframes: bool) ->
     ``RawFrameDecode`` for a folder).
     """
     steps = []
+    # A figure of one clip stops at an unreadable file anyway: the reading steps
+    # come out of their UnreadableVideoGuard wrappers.
+    pipeline = [inner for step in pipeline for inner in (
+        step['transforms'] if step['type'] == 'UnreadableVideoGuard' else [step])]
     for step in pipeline:
         step = dict(step)
         kind = step['type']

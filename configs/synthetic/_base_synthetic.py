@@ -5,7 +5,7 @@
 #
 # The data: python tools/data/synthetic_motion.py data/synthetic_motion
 # (10 classes that differ only in motion; 64 px, 8 frames per video).
-_base_ = ['mmaction::_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py']
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
 
@@ -20,19 +20,19 @@ flip_label_map = {1: 2, 2: 1, 7: 8, 8: 7}
 
 dataset_type = 'VideoDataset'
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Flip', flip_ratio=0.5, flip_label_map=flip_label_map),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]

@@ -1,29 +1,192 @@
-"""Safe reading of checkpoint files for the command-line tools."""
-from typing import Dict
+"""The one reader of checkpoint files for the plugin's tools and tests.
+
+Reading is safe (``torch.load(weights_only=True)``; :mod:`ms_plugin.compat`
+allow-lists what MMEngine checkpoints hold) and every failure is one
+:class:`CheckpointError` whose message names the file and says what is wrong
+with it: missing, empty, truncated or otherwise not a torch file, refused by
+the safe unpickler, or not a checkpoint dict. Also here: choosing the
+checkpoint an automatic resume starts from when the newest is unreadable, and
+listing how a checkpoint's keys differ from a model's.
+"""
+import glob
+import os
+import os.path as osp
+import re
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+__all__ = ['CheckpointError', 'read_checkpoint', 'load_checkpoint_dict', 'model_state_dict',
+           'resumable_checkpoints', 'newest_readable_checkpoint', 'StateDictMismatch',
+           'state_dict_mismatch']
+
+KEYS_SHOWN = 8  # keys listed in a mismatch message before "and N more"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used; the message names the file."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f'checkpoint {path}: {problem}')
+        self.path = path
+        self.problem = problem
+
+
+def _why_unreadable(err: Exception) -> str:
+    text = str(err)
+    if 'zip archive' in text or 'central directory' in text or isinstance(err, EOFError):
+        return ('truncated or corrupt: not a complete torch checkpoint '
+                f'({type(err).__name__}: {text.splitlines()[0] if text else ""})')
+    if 'weights_only' in text or 'Unsupported global' in text:
+        return ('refused by the safe unpickler (torch.load(weights_only=True)): it holds '
+                'objects that an MMEngine checkpoint does not. Load it with '
+                'weights_only=False only if you trust the file. Detail: '
+                + text.splitlines()[0])
+    first = text.splitlines()[0] if text else ''
+    return f'unreadable ({type(err).__name__}: {first})'
+
+
+def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:
+    """Load a checkpoint dict safely, or raise one clear :class:`CheckpointError`.
+
+    Args:
+        path (str): A local file, or a URL (``http(s)://``, ``torchvision://``,
+            ...) handed to MMEngine's loader.
+        map_location (str): Where tensors go. Defaults to ``'cpu'``.
+
+    Returns:
+        dict: The checkpoint.
+
+    Raises:
+        CheckpointError: Missing, empty, truncated or corrupt file; a file the
+            safe unpickler refuses; or one that holds no dict.
+    """
+    if '://' in path:
+        from mmengine.runner.checkpoint import _load_checkpoint
+        try:
+            checkpoint = _load_checkpoint(path, map_location=map_location)
+        except Exception as err:  # network and format errors of many types
+            raise CheckpointError(path, _why_unreadable(err)) from err
+    else:
+        if not osp.isfile(path):
+            raise CheckpointError(path, 'no such file')
+        if osp.getsize(path) == 0:
+            raise CheckpointError(path, 'the file is empty (0 bytes)')
+        try:
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as err:  # the unpickler and zip reader raise many types
+            raise CheckpointError(path, _why_unreadable(err)) from err
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(path, f'holds a {type(checkpoint).__name__}, not a checkpoint '
+                              'dict')
+    return checkpoint
+
 
 def load_checkpoint_dict(path: str, hint: str) -> Dict[str, object]:
-    """``torch.load(path, weights_only=True)`` of a file that must hold a dict.
+    """:func:`read_checkpoint` for command-line tools: exits with the message.
 
     Args:
         path (str): The checkpoint file.
-        hint (str): What the user should know when the safe unpickler refuses
-            the file (which files the tool expects).
-
-    Returns:
-        dict: The loaded checkpoint.
+        hint (str): What the user should know when the file cannot be read
+            (which files the tool expects).
 
     Raises:
-        SystemExit: With a message naming the file and the problem.
+        SystemExit: With a message naming the file, the problem and ``hint``.
     """
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # the unpickler's errors have many types
-        raise SystemExit(f'error: cannot read {path} with torch.load(weights_only=True): '
-                         f'{err}\n{hint}') from err
-    if not isinstance(checkpoint, dict):
-        raise SystemExit(f'error: {path} holds a {type(checkpoint).__name__}, not a checkpoint '
-                         'dict.')
-    return checkpoint
+        return read_checkpoint(path)
+    except CheckpointError as err:
+        raise SystemExit(f'error: cannot read {err}\n{hint}') from err
+
+
+def model_state_dict(checkpoint: Mapping) -> Dict[str, object]:
+    """The weights of a checkpoint, with DataParallel's ``module.`` prefix removed.
+
+    A dict without ``state_dict`` is taken as the weights themselves.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, Mapping):
+        raise ValueError('the checkpoint holds no state_dict')
+    return {re.sub(r'^module\.', '', key): value for key, value in state.items()}
+
+
+# ------------------------------------------------------------ automatic resume
+def resumable_checkpoints(work_dir: str) -> List[str]:
+    """Checkpoints of ``work_dir`` a resume may start from, newest first.
+
+    The one ``last_checkpoint`` names comes first, then ``epoch_*.pth`` and
+    ``iter_*.pth`` by modification time (``best_*`` files are not resume points).
+    """
+    ordered = []
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as file:
+            named = file.read().strip()
+        if named:
+            ordered.append(named)
+    files = glob.glob(osp.join(work_dir, 'epoch_*.pth')) + glob.glob(
+        osp.join(work_dir, 'iter_*.pth'))
+    for path in sorted(files, key=lambda p: (osp.getmtime(p), p), reverse=True):
+        if not any(osp.abspath(path) == osp.abspath(seen) for seen in ordered):
+            ordered.append(path)
+    return ordered
+
+
+def newest_readable_checkpoint(
+        work_dir: str) -> Tuple[Optional[str], List[CheckpointError]]:
+    """The newest checkpoint of ``work_dir`` that reads, and why newer ones did not.
+
+    Returns:
+        tuple: ``(path or None, [CheckpointError of each newer file])``;
+        ``(None, [])`` when the folder holds no checkpoint.
+    """
+    failures = []
+    for path in resumable_checkpoints(work_dir):
+        try:
+            read_checkpoint(path)
+        except CheckpointError as err:
+            failures.append(err)
+            continue
+        return path, failures
+    return None, failures
+
+
+# ------------------------------------------------------------- key matching
+class StateDictMismatch:
+    """How a checkpoint's weights differ from a model's.
+
+    Attributes:
+        missing (list[str]): The model's keys the checkpoint lacks.
+        unexpected (list[str]): The checkpoint's keys the model lacks.
+        shapes (list[str]): ``'key (checkpoint shape) vs (model shape)'``.
+    """
+
+    def __init__(self, missing: List[str], unexpected: List[str], shapes: List[str]) -> None:
+        self.missing, self.unexpected, self.shapes = missing, unexpected, shapes
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.unexpected or self.shapes)
+
+    def describe(self, path: str) -> str:
+        """Lines naming ``path`` and listing the differences."""
+        lines = [f'checkpoint {path} does not match the model of the config:']
+        for title, keys in (('missing keys', self.missing),
+                            ('unexpected keys', self.unexpected),
+                            ('shape mismatches (checkpoint vs model)', self.shapes)):
+            if keys:
+                shown = ', '.join(keys[:KEYS_SHOWN])
+                more = f' and {len(keys) - KEYS_SHOWN} more' if len(keys) > KEYS_SHOWN else ''
+                lines.append(f'  {title} ({len(keys)}): {shown}{more}')
+        return '\n'.join(lines)
+
+
+def state_dict_mismatch(model: torch.nn.Module, checkpoint: Mapping) -> StateDictMismatch:
+    """Compare a checkpoint's weights with ``model.state_dict()``."""
+    state = model_state_dict(checkpoint)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f'{key} {tuple(state[key].shape)} vs {tuple(own[key].shape)}'
+                    for key in set(own) & set(state)
+                    if hasattr(state[key], 'shape') and state[key].shape != own[key].shape)
+    return StateDictMismatch(missing, unexpected, shapes)

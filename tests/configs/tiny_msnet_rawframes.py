@@ -11,7 +11,7 @@ frame_prefix = data_root + '/rawframes'
 filename_tmpl = '{:05}.jpg'
 train_pipeline = [
     dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments),
-    dict(type='RawFrameDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='RawFrameDecode')]),
     dict(type='Resize', scale=(-1, 40)),
     dict(type='RandomCrop', size=crop_size),
     dict(type='Flip', flip_ratio=0.5),
@@ -21,7 +21,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments,
          test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='RawFrameDecode')]),
     dict(type='Resize', scale=(-1, 40)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCHW'),

@@ -8,9 +8,9 @@ data_root = '{{$MS_TINY_DATA:data/tiny}}'
 dataset_type = 'VideoDataset'
 video_prefix = data_root + '/videos'
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, 40)),
     dict(type='RandomCrop', size=crop_size),
     dict(type='Flip', flip_ratio=0.5),
@@ -18,10 +18,10 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments,
          test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, 40)),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCHW'),
@@ -30,10 +30,10 @@ val_pipeline = [
 # The TSM test convention: two clips (twice_sample) x three square crops along the
 # long side of a frame resized to the crop size.
 test_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments,
          test_mode=True, twice_sample=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, crop_size)),
     dict(type='ThreeCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCHW'),

@@ -17,10 +17,10 @@ num_segments = 16
 file_client_args = dict(io_backend='disk')
 
 train_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='DenseSampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, sample_range=64),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, 256)),
     dict(
         type='MultiScaleCrop',
@@ -35,22 +35,22 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='DenseSampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, sample_range=64, num_sample_positions=1,
          test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='DenseSampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, sample_range=64, num_sample_positions=10,
          test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='ThreeCrop', crop_size=256),
     dict(type='FormatShape', input_format='NCHW'),

@@ -20,7 +20,7 @@ sthv1_flip_label_map = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
 train_pipeline = [
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments),
-    dict(type='RawFrameDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='RawFrameDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(
         type='MultiScaleCrop',
@@ -37,7 +37,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='RawFrameDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCHW'),
@@ -46,7 +46,7 @@ val_pipeline = [
 test_pipeline = [
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, test_mode=True, twice_sample=True),
-    dict(type='RawFrameDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='RawFrameDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(type='ThreeCrop', crop_size=240),
     dict(type='FormatShape', input_format='NCHW'),

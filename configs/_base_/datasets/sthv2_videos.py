@@ -19,10 +19,10 @@ file_client_args = dict(io_backend='disk')
 sthv2_flip_label_map = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
 
 train_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(
         type='MultiScaleCrop',
@@ -37,20 +37,20 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit', **file_client_args)]),
     dict(type='SampleFrames', clip_len=1, frame_interval=1,
          num_clips=num_segments, test_mode=True, twice_sample=True),
-    dict(type='DecordDecode'),
+    dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
     dict(type='Resize', scale=(320, 240), keep_ratio=False),
     dict(type='ThreeCrop', crop_size=240),
     dict(type='FormatShape', input_format='NCHW'),

@@ -2,7 +2,7 @@
 # module, 4 segments of 32x32 crops, 3 classes, 2 epochs. Data configs inherit
 # this and add the dataloaders (the data folder comes from the MS_TINY_DATA
 # environment variable; tests/conftest.py writes that layout).
-_base_ = ['mmaction::_base_/default_runtime.py']
+_base_ = ['../../../configs/_base_/default_runtime.py']
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
 

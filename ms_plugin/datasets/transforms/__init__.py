@@ -1,0 +1,4 @@
+"""Transforms registered in ``mmaction.registry.TRANSFORMS``."""
+from .unreadable_video import UnreadableVideoError, UnreadableVideoGuard
+
+__all__ = ['UnreadableVideoError', 'UnreadableVideoGuard']

@@ -1,0 +1,122 @@
+"""Reading a video that may be missing, empty, truncated or undecodable.
+
+:class:`UnreadableVideoGuard` wraps the transforms that open or decode a
+video (``DecordInit``, ``DecordDecode``, or ``RawFrameDecode`` for frame
+folders); a pipeline has one guard around each, so that the samplers stay
+top-level steps, where tools and configs look for them. When a wrapped
+transform raises, the guard names the file and, depending on ``on_error``
+(which :class:`~ms_plugin.engine.UnreadableVideoHook` can set per loop), stops
+the run or skips the video. Skipping returns
+``None``: MMEngine's ``BaseDataset.__getitem__`` then fetches another sample
+(training only; a test-mode dataset raises instead, which is why validation
+and testing use ``'raise'`` or ``'leave_out'``).
+
+The guard runs in the DataLoader workers, so it records each skipped file in a
+small ledger file that :class:`~ms_plugin.engine.UnreadableVideoHook` reads in
+the main process to log the count every epoch.
+"""
+import atexit
+import os
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+from mmengine.logging import print_log
+
+ON_ERROR = ('skip', 'raise', 'leave_out')
+# results keys that name what a sample was read from, in the order tried
+SOURCE_KEYS = ('filename', 'frame_dir', 'img_path')
+
+__all__ = ['UnreadableVideoError', 'UnreadableVideoGuard', 'ON_ERROR', 'sample_source']
+
+
+class UnreadableVideoError(RuntimeError):
+    """A video (or frame folder) that cannot be read; the message names it."""
+
+
+def sample_source(results: Dict) -> str:
+    """The file or folder a sample is read from, for messages."""
+    for key in SOURCE_KEYS:
+        if results.get(key):
+            return str(results[key])
+    return '<unknown file>'
+
+
+def _remove(path: str, owner_pid: int) -> None:
+    if os.getpid() == owner_pid and os.path.exists(path):
+        os.remove(path)
+
+
+@TRANSFORMS.register_module()
+class UnreadableVideoGuard(BaseTransform):
+    """Run the transforms that read a video; act on a video they cannot read.
+
+    Example (a pipeline's first steps)::
+
+        dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordInit')]),
+        dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8),
+        dict(type='UnreadableVideoGuard', transforms=[dict(type='DecordDecode')]),
+
+    Args:
+        transforms (list[dict]): The reading transforms, run in order.
+        on_error (str): What an exception in them does:
+            ``'skip'``: warn with the file's name, record it, and return
+            ``None`` so that the training dataset fetches another sample;
+            ``'raise'``: stop with :class:`UnreadableVideoError` naming the
+            file; ``'leave_out'`` (validation, testing): ``UnreadableVideoHook``
+            reads every video once before the loop and leaves out the
+            unreadable ones, reporting their number next to the metric; a
+            failure the check did not see still stops the run.
+            Defaults to ``'raise'``.
+    """
+
+    def __init__(self, transforms: Sequence[Dict], on_error: str = 'raise') -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f'on_error must be one of {ON_ERROR}, not {on_error!r}')
+        self.on_error = on_error
+        self.transforms = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t
+                                   for t in transforms])
+        # Written by the worker processes (append, one line per skipped file),
+        # read by the hook in the main process. A path survives pickling and
+        # copying, where a shared-memory counter would not.
+        handle, self.ledger = tempfile.mkstemp(prefix='ms_plugin_skipped_', suffix='.txt')
+        os.close(handle)
+        atexit.register(_remove, self.ledger, os.getpid())
+
+    def read(self, results: Dict) -> Dict:
+        """Run the reading transforms; raise :class:`UnreadableVideoError` on failure."""
+        source = sample_source(results)
+        try:
+            out = self.transforms(results)
+        except Exception as err:  # decoders raise many types (RuntimeError, OSError, ...)
+            raise UnreadableVideoError(
+                f'cannot read {source}: {type(err).__name__}: {err}') from err
+        if out is None:
+            raise UnreadableVideoError(f'cannot read {source}: a reading transform '
+                                       'returned None')
+        return out
+
+    def transform(self, results: Dict) -> Optional[Dict]:
+        if self.on_error != 'skip':
+            return self.read(results)
+        try:
+            return self.read(results)
+        except UnreadableVideoError as err:
+            print_log(f'skipping an unreadable video: {err}', logger='current',
+                      level='WARNING')
+            with open(self.ledger, 'a') as ledger:
+                ledger.write(sample_source(results).replace('\n', ' ') + '\n')
+            return None
+
+    def skipped(self, start: int = 0) -> List[str]:
+        """Files skipped so far (from the ``start``-th on), in the order seen."""
+        if not os.path.exists(self.ledger):
+            return []
+        with open(self.ledger) as ledger:
+            return ledger.read().splitlines()[start:]
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(on_error={self.on_error!r}, '
+                f'transforms={self.transforms!r})')

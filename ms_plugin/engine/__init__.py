@@ -1,0 +1,4 @@
+"""Runner extensions: hooks registered in ``mmaction.registry.HOOKS``."""
+from .hooks import RNGStateHook, UnreadableVideoHook
+
+__all__ = ['RNGStateHook', 'UnreadableVideoHook']

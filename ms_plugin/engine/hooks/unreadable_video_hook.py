@@ -1,0 +1,210 @@
+"""Unreadable videos: skipped and counted in training, stopped at or left out in evaluation.
+
+Works with the :class:`~ms_plugin.datasets.transforms.UnreadableVideoGuard`
+steps of the pipelines (see docs/fault_tolerance.md).
+"""
+from typing import Dict, Iterator, List, Optional
+
+from mmaction.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
+
+from ...datasets.transforms.unreadable_video import (ON_ERROR, UnreadableVideoError,
+                                                     UnreadableVideoGuard, sample_source)
+
+LEFT_OUT_KEY = 'left_out_videos'
+SKIPPED_SCALAR = 'train/skipped_videos'
+MAX_NAMES = 10  # file names shown in one log line
+
+__all__ = ['UnreadableVideoHook', 'find_guards', 'leave_out_unreadable', 'LEFT_OUT_KEY']
+
+
+def _datasets(dataset) -> Iterator[object]:
+    """``dataset`` and the datasets inside wrappers (RepeatDataset, ConcatDataset, ...)."""
+    yield dataset
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None:
+        yield from _datasets(inner)
+    for inner in getattr(dataset, 'datasets', None) or ():
+        yield from _datasets(inner)
+
+
+def find_guards(dataset) -> List[UnreadableVideoGuard]:
+    """The :class:`UnreadableVideoGuard` steps of a dataset's pipeline(s)."""
+    return [step for data in _datasets(dataset)
+            for step in getattr(getattr(data, 'pipeline', None), 'transforms', None) or ()
+            if isinstance(step, UnreadableVideoGuard)]
+
+
+def _names(files: List[str]) -> str:
+    more = f' and {len(files) - MAX_NAMES} more' if len(files) > MAX_NAMES else ''
+    return ', '.join(files[:MAX_NAMES]) + more
+
+
+def _read(steps: list, info: dict) -> None:
+    """Run pipeline steps on a sample, with every guard raising."""
+    for step in steps:
+        info = step.read(info) if isinstance(step, UnreadableVideoGuard) else step(info)
+
+
+def leave_out_unreadable(dataset) -> List[str]:
+    """Read every sample once; drop those a guard cannot read from ``dataset``.
+
+    Runs the pipeline's steps up to its last guard (opening, sampling and
+    decoding; no augmentation), so the cost is one decoding pass.
+
+    Args:
+        dataset (BaseDataset): A fully initialised MMEngine dataset whose
+            pipeline has :class:`UnreadableVideoGuard` steps.
+
+    Returns:
+        list[str]: The files left out.
+
+    Raises:
+        UnreadableVideoError: When no sample can be read (more likely a wrong
+            path or pipeline than broken videos).
+    """
+    steps = list(dataset.pipeline.transforms)
+    last = max(i for i, step in enumerate(steps) if isinstance(step, UnreadableVideoGuard))
+    keep, left_out = [], []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        try:
+            _read(steps[:last + 1], info)
+            keep.append(index)
+        except UnreadableVideoError as err:
+            print_log(f'leaving out an unreadable video: {err}', logger='current',
+                      level='WARNING')
+            left_out.append(sample_source(info))
+    if left_out and not keep:
+        raise UnreadableVideoError(
+            f'none of the {len(left_out)} videos can be read (first: {left_out[0]}); '
+            'check data_prefix, the annotation file and the pipeline')
+    if left_out:
+        dataset.get_subset_(keep)
+    return left_out
+
+
+def _resize_sampler(sampler, dataset) -> None:
+    """Recompute a DefaultSampler's sizes after its dataset shrank."""
+    if all(hasattr(sampler, key) for key in ('shuffle', 'seed', 'round_up', 'epoch')):
+        epoch = sampler.epoch
+        # The sampler's own constructor, so that its size formulas are not repeated here.
+        type(sampler).__init__(sampler, dataset, shuffle=sampler.shuffle, seed=sampler.seed,
+                               round_up=sampler.round_up)
+        sampler.epoch = epoch
+
+
+@HOOKS.register_module()
+class UnreadableVideoHook(Hook):
+    """What an unreadable video does, per loop; counts and reports them.
+
+    * Training: with ``'skip'``, logs every epoch how many videos were skipped
+      (naming them) and records the count as the scalar
+      ``train/skipped_videos``; with ``'raise'`` the run stops at the first,
+      naming it.
+    * Validation and testing: ``'raise'`` stops at the first, naming it.
+      ``'leave_out'`` reads every video once before the first evaluation,
+      leaves out those that cannot be read (a warning names each) and adds
+      ``left_out_videos`` next to the metrics. ``'skip'`` is refused: a
+      test-mode dataset cannot fetch another sample, and a silent skip would
+      change the metric.
+
+    Args:
+        train_on_error (str, optional): ``'skip'`` or ``'raise'`` for the
+            guards of the training pipeline; None keeps theirs.
+            Defaults to None.
+        val_on_error (str, optional): ``'raise'`` or ``'leave_out'`` for the
+            validation pipeline; None keeps the guards' own. Defaults to None.
+        test_on_error (str, optional): The same for testing. Defaults to None.
+    """
+
+    priority = 'NORMAL'  # before LoggerHook, so that left_out_videos is logged with the metric
+
+    def __init__(self, train_on_error: Optional[str] = None,
+                 val_on_error: Optional[str] = None,
+                 test_on_error: Optional[str] = None) -> None:
+        for name, value, allowed in (('train_on_error', train_on_error, ('skip', 'raise')),
+                                     ('val_on_error', val_on_error, ('raise', 'leave_out')),
+                                     ('test_on_error', test_on_error, ('raise', 'leave_out'))):
+            if value is not None and value not in allowed:
+                raise ValueError(f'{name} must be one of {allowed} or None, not {value!r}')
+        self.on_error = dict(train=train_on_error, val=val_on_error, test=test_on_error)
+        self._seen: Dict[int, int] = {}  # id(guard) -> ledger lines already reported
+        self._left_out: Dict[int, List[str]] = {}  # id(dataset) -> files left out
+
+    def _apply_policy(self, dataset, stage: str) -> List[UnreadableVideoGuard]:
+        guards = find_guards(dataset)
+        for guard in guards:
+            if self.on_error[stage] is not None:
+                guard.on_error = self.on_error[stage]
+            assert guard.on_error in ON_ERROR
+        return guards
+
+    # ------------------------------------------------------------- training
+    def before_train(self, runner) -> None:
+        loader = runner.train_loop.dataloader
+        before = [g.on_error for g in find_guards(loader.dataset)]
+        after = [g.on_error for g in self._apply_policy(loader.dataset, 'train')]
+        if (before != after and loader.num_workers > 0
+                and isinstance(runner.train_loop, IterBasedTrainLoop)):
+            # Its workers started when the loop was built, with the pipeline's setting.
+            raise ValueError(
+                'UnreadableVideoHook(train_on_error=...) cannot reach the workers of an '
+                'IterBasedTrainLoop, which start before any hook runs: set on_error on the '
+                'UnreadableVideoGuard steps of the training pipeline instead.')
+        if any(g.on_error == 'leave_out' for g in find_guards(loader.dataset)):
+            raise ValueError('on_error="leave_out" is for validation and testing; training '
+                             'uses "skip" or "raise"')
+
+    def after_train_epoch(self, runner) -> None:
+        skipped = []
+        for guard in find_guards(runner.train_loop.dataloader.dataset):
+            new = guard.skipped(self._seen.get(id(guard), 0))
+            self._seen[id(guard)] = self._seen.get(id(guard), 0) + len(new)
+            skipped.extend(new)
+        runner.message_hub.update_scalar(SKIPPED_SCALAR, len(skipped))
+        message = f'Epoch {runner.epoch + 1}: {len(skipped)} unreadable video(s) skipped'
+        if skipped:
+            print_log(f'{message}: {_names(skipped)}', logger='current', level='WARNING')
+        else:
+            print_log(message, logger='current')
+
+    # ---------------------------------------------------- validation, testing
+    def before_val(self, runner) -> None:
+        self._prepare(runner.val_loop.dataloader, 'val')
+
+    def before_test(self, runner) -> None:
+        self._prepare(runner.test_loop.dataloader, 'test')
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict] = None) -> None:
+        self._report(runner.val_loop.dataloader.dataset, metrics)
+
+    def after_test_epoch(self, runner, metrics: Optional[Dict] = None) -> None:
+        self._report(runner.test_loop.dataloader.dataset, metrics)
+
+    def _prepare(self, dataloader, stage: str) -> None:
+        dataset = dataloader.dataset
+        guards = self._apply_policy(dataset, stage)
+        if any(g.on_error == 'skip' for g in guards):
+            raise ValueError(
+                f'UnreadableVideoGuard(on_error="skip") in the {stage} pipeline: a test-mode '
+                'dataset cannot fetch another sample. Use "raise" (stop at an unreadable '
+                'video) or "leave_out" (leave it out and report the count).')
+        if id(dataset) in self._left_out or not any(g.on_error == 'leave_out' for g in guards):
+            return
+        left_out = []
+        for data in _datasets(dataset):
+            if any(isinstance(step, UnreadableVideoGuard) for step in
+                   getattr(getattr(data, 'pipeline', None), 'transforms', None) or ()):
+                left_out.extend(leave_out_unreadable(data))
+        if left_out:
+            _resize_sampler(dataloader.sampler, dataset)
+            print_log(f'{stage}: {len(left_out)} unreadable video(s) left out: '
+                      f'{_names(left_out)}', logger='current', level='WARNING')
+        self._left_out[id(dataset)] = left_out
+
+    def _report(self, dataset, metrics: Optional[Dict]) -> None:
+        if metrics is not None and id(dataset) in self._left_out:
+            metrics[LEFT_OUT_KEY] = len(self._left_out[id(dataset)])
