@@ -363,3 +363,23 @@ def test_mim_search_shows_one_config(installed_wheel):
     assert re.findall(r'^config id: (\S+)$', printed, flags=re.M) == ['msnet_r50_sthv1']
     assert re.search(r'^config\s+configs/msnet_r50_sthv1\.py$', printed, flags=re.M)
     assert re.search(r'^flops\s+33\.48g$', printed, flags=re.M)
+
+
+# ------------------------------------------------------------ benchmark_ms.py --onnx
+def test_benchmark_onnx_comparison_prints_both_backbones_and_the_cost(capsys):
+    pytest.importorskip('onnxruntime')
+    import argparse
+    tool = _load_tool('analysis/benchmark_ms.py')
+    args = argparse.Namespace(depth=18, frames=3, size=64, repeats=1, warmup=0, onnx_threads=1,
+                              onnx_exporter='torchscript')
+    tool.onnx_comparison(args)
+    printed = capsys.readouterr().out
+    assert 'TorchScript exporter' in printed and 'CPU: ' in printed
+    row = re.search(r'^\| ONNX Runtime \| ([\d.]+) \| ([\d.]+) \| (-?[\d.]+)% \|$', printed,
+                    flags=re.M)
+    assert row, printed
+    tsm, tsm_ms, cost = (float(value) for value in row.groups())
+    assert tsm > 0 and tsm_ms > 0
+    # The times are printed to 0.1 ms, the cost from the unrounded ones.
+    rounding = 100 * 0.05 * (1 / tsm + tsm_ms / tsm ** 2)
+    assert cost == pytest.approx(100 * (tsm_ms - tsm) / tsm, abs=rounding + 0.01)

@@ -9,11 +9,15 @@ interleaved so that load changes hit every timing alike):
 - the correlation op (``ms_plugin.ops.local_correlation``) against the naive
   shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps;
 - with ``--parts``, the parts of the MS forward: reduction, correlation,
-  kernel-soft-argmax and transform.
+  kernel-soft-argmax and transform;
+- with ``--onnx``, the cost of MS in ONNX Runtime: the TSM backbone (the same
+  ResNet without MS modules) and the TSM+MS backbone exported the same way
+  (one clip, fixed shape), both run on ``--onnx-threads`` intra-op threads.
 
 Example::
 
     OMP_NUM_THREADS=2 python tools/analysis/benchmark_ms.py --repeats 15 --parts
+    python tools/analysis/benchmark_ms.py --threads 2 --onnx --repeats 15
 """
 import argparse
 import platform
@@ -36,6 +40,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--parts', action='store_true',
                         help='also time the parts of the MS forward (eval, no grad)')
+    parser.add_argument('--onnx', action='store_true',
+                        help='also compare the TSM and TSM+MS backbones in ONNX Runtime '
+                        '(needs onnx and onnxruntime)')
+    parser.add_argument('--onnx-threads', type=int, default=2,
+                        help='ONNX Runtime intra-op threads. Defaults to 2')
+    parser.add_argument('--onnx-exporter', choices=('auto', 'torchscript', 'dynamo'),
+                        default='auto', help='exporter of both backbones (auto: the '
+                        'TorchScript one, the dynamo one if that fails). Defaults to auto')
     return parser.parse_args()
 
 
@@ -62,6 +74,64 @@ def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def median_ms(values: List[float]) -> float:
     return statistics.median(values) * 1000
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what platform knows."""
+    try:
+        with open('/proc/cpuinfo') as file:
+            for line in file:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def onnx_comparison(args: argparse.Namespace) -> None:
+    """Time the TSM and the TSM+MS backbone in ONNX Runtime and print MS's cost."""
+    import tempfile
+
+    import onnxruntime as ort
+    from ms_plugin.deployment import export_onnx, ort_session
+    from ms_plugin.models.backbones import ResNetTSM_MS
+
+    backbones = {}
+    for name, ms_stages in (('tsm', ()), ('tsm_ms', (1, ))):
+        torch.manual_seed(0)
+        backbones[name] = ResNetTSM_MS(depth=args.depth, num_segments=args.frames,
+                                       ms_stages=ms_stages, pretrained=None,
+                                       pretrained2d=False).eval()
+    backbones['tsm_ms'].init_weights()
+    # The shared layers get the same weights: the two graphs differ only by MS.
+    backbones['tsm'].load_state_dict(backbones['tsm_ms'].state_dict(), strict=False)
+    clip = torch.randn(args.frames, 3, args.size, args.size)
+    dynamo = {'auto': None, 'torchscript': False, 'dynamo': True}[args.onnx_exporter]
+    sessions = {}
+    with tempfile.TemporaryDirectory() as folder:
+        # The MS backbone first: if it needs the dynamo exporter, TSM gets it too.
+        for name in ('tsm_ms', 'tsm'):
+            path = f'{folder}/{name}.onnx'
+            dynamo = export_onnx(backbones[name], clip, path, dynamo=dynamo,
+                                 dynamic_batch=False, input_name='clip', output_name='feat')
+            sessions[name] = ort_session(path, args.onnx_threads)
+    inputs = clip.numpy()
+    times = {name: [] for name in sessions}
+    for i in range(args.warmup + args.repeats):
+        for name, session in sessions.items():
+            start = time.perf_counter()
+            session.run(None, {'clip': inputs})
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - start)
+    med = {name: median_ms(values) for name, values in times.items()}
+    print(f'ONNX Runtime {ort.__version__}, {args.onnx_threads} intra-op threads, CPU: '
+          f'{cpu_name()}; {"dynamo" if dynamo else "TorchScript"} exporter (torch '
+          f'{torch.__version__}); medians of {args.repeats} interleaved repeats')
+    print(f'| R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size} '
+          '| TSM (ms) | TSM+MS (ms) | MS cost: (TSM+MS - TSM) / TSM |')
+    print('| --- | --- | --- | --- |')
+    print(f'| ONNX Runtime | {med["tsm"]:.1f} | {med["tsm_ms"]:.1f} | '
+          f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% |')
 
 
 def main() -> None:
@@ -148,6 +218,9 @@ def main() -> None:
           f'{pair_shape[3]}, d={d}: stacked matmul {med["corr_matmul"]:.2f} ms, naive '
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
           f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
+
+    if args.onnx:
+        onnx_comparison(args)
 
 
 if __name__ == '__main__':
