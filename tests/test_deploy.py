@@ -300,6 +300,20 @@ def test_mim_folder_in_the_source_tree_points_at_the_repository():
     assert (mim / 'tools' / 'train.py').is_file()
 
 
+def test_mim_search_reads_the_source_tree_mim_folder(tmp_path):
+    """Where mim's lookup lands on the source package (a `setup.py develop`
+    egg-link, or a site-packages link to it), the links in ms_plugin/.mim serve
+    the repository's index."""
+    site = tmp_path / 'site'
+    (site / 'ms_plugin-0.1.0.dist-info').mkdir(parents=True)
+    (site / 'ms_plugin-0.1.0.dist-info' / 'METADATA').write_text(
+        'Metadata-Version: 2.1\nName: ms_plugin\nVersion: 0.1.0\n')
+    (site / 'ms_plugin-0.1.0.dist-info' / 'top_level.txt').write_text('ms_plugin\n')
+    (site / 'ms_plugin').symlink_to(REPO / 'ms_plugin', target_is_directory=True)
+    printed = _mim(site, '--config', 'msnet_r50_16f_sthv2')
+    assert re.findall(r'^config id: (\S+)$', printed, flags=re.M) == ['msnet_r50_16f_sthv2']
+
+
 @pytest.fixture(scope='module')
 def installed_wheel(tmp_path_factory):
     """The package built as a wheel (from a copy of the sources) and unpacked as a
