@@ -16,6 +16,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from ms_plugin.models import capture_motion
 from ms_plugin.utils.official_ckpt import (convert_reference_state_dict, describe_reference,
                                            reconcile_with_model)
 
@@ -62,15 +63,15 @@ def _assert_same_outputs(ref: RefTSN, model, seed: int = 1) -> None:
     with torch.no_grad():
         expected = ref(frames)
     ms = model.backbone.ms_layer2
-    ms.keep_motion = True
-    got = _logits(model, frames)
+    with capture_motion(ms) as motion:
+        got = _logits(model, frames)
     torch.testing.assert_close(got, expected, rtol=1e-7, atol=1e-7 * expected.abs().max().item())
     # The motion maps too: reduce (chnl_reduction) is mapped and dx/dy are not swapped.
     base = ref.base_model
     with torch.no_grad():
         x = base.maxpool(torch.relu(base.bn1(base.conv1(frames.flatten(0, 1)))))
         ref_motion = base.motion(base.layer2(base.layer1(x)))
-    torch.testing.assert_close(ms.last_motion, ref_motion, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(motion[''][-1], ref_motion, rtol=1e-6, atol=1e-7)
     # The comparison sees the MS branch: without its output the logits move.
     last_bn = ms.transform[3].pointwise.bn
     saved = last_bn.bias.detach().clone(), last_bn.weight.detach().clone()

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 
-from ms_plugin.models import MotionSqueeze
+from ms_plugin.models import MotionSqueeze, capture_motion
 
 
 @pytest.fixture(autouse=True)
@@ -83,24 +83,34 @@ def test_clips_are_not_mixed():
     torch.testing.assert_close(together[:2], alone)
 
 
-def test_keep_motion_is_off_by_default_and_stores_maps():
+def test_capture_motion_collects_each_forward_and_keeps_nothing_after():
     module = MotionSqueeze(8, 2, reduced_channels=4, max_displacement=2)
-    x = torch.randn(4, 8, 5, 6)
+    x = torch.randn(4, 8, 5, 6, requires_grad=True)
     module(x)
-    assert module.last_motion is None
-    module.keep_motion = True
-    module(x)
-    assert module.last_motion.shape == (4, 3, 5, 6)
-    assert not module.last_motion.requires_grad
-    assert module.last_motion[:, :2].abs().max() <= 1.0
+    assert module.motion_sink is None  # nothing kept by default
+    with capture_motion(module) as motion:
+        module(x)
+        module(x[:2])
+    assert module.motion_sink is None
+    (first, second), = motion.values()
+    assert first.shape == (4, 3, 5, 6) and second.shape == (2, 3, 5, 6)
+    assert not first.requires_grad
+    assert first[:, :2].abs().max() <= 1.0
+    torch.testing.assert_close(first, module.estimate_motion(x).detach())
+
+
+def test_capture_motion_needs_a_module():
+    with pytest.raises(ValueError, match='no MotionSqueeze module'):
+        with capture_motion(torch.nn.Conv2d(3, 3, 1)):
+            pass
 
 
 def test_without_confidence_uses_two_channels():
     module = MotionSqueeze(8, 2, use_confidence=False, reduced_channels=4, max_displacement=1)
     assert module.transform[0].depthwise.conv.in_channels == 2
-    module.keep_motion = True
-    assert module(torch.randn(4, 8, 3, 3)).shape == (4, 8, 3, 3)
-    assert module.last_motion.shape[1] == 3  # still kept for visualisation
+    with capture_motion(module) as motion:
+        assert module(torch.randn(4, 8, 3, 3)).shape == (4, 8, 3, 3)
+    assert motion[''][0].shape[1] == 3  # still captured for visualisation
 
 
 def test_configurable_transform():
@@ -169,12 +179,7 @@ def test_init_weights_resets_every_block():
     assert not torch.allclose(module.reduce.conv.weight, torch.tensor(0.123))
 
 
-def test_inference_path_matches_training_graph_and_keeps_input():
-    # Without grad the norms are folded into the convs, the transform runs on
-    # channels-last maps and the residual is added in place into its output:
-    # same values as the graph recorded for training, and the input is left
-    # untouched. 256 x 64 channels take the matrix-product path of the 1x1 convs.
-    module = MotionSqueeze(256, 2, reduced_channels=64, max_displacement=2).eval()
+def _random_norm_statistics(module):
     with torch.no_grad():
         for norm in module.modules():
             if isinstance(norm, torch.nn.BatchNorm2d):
@@ -182,18 +187,45 @@ def test_inference_path_matches_training_graph_and_keeps_input():
                 norm.running_var.uniform_(0.5, 2.0)
                 norm.weight.uniform_(0.5, 1.5)
                 norm.bias.normal_(0, 0.1)
-    x = torch.randn(4, 256, 5, 5)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_eval_output_is_bitwise_the_same_with_and_without_autograd(dtype, channels_last):
+    # One computation: grad mode, memory format and dtype choose no other path.
+    module = MotionSqueeze(64, 3, reduced_channels=16, max_displacement=3).to(dtype).eval()
+    _random_norm_statistics(module)
+    x = torch.randn(6, 64, 7, 9, dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     before = x.clone()
     with torch.no_grad():
-        fast = module(x)
-    slow = module(x)
-    torch.testing.assert_close(fast, slow)
+        plain = module(x)
+    with torch.inference_mode():
+        inference = module(x)
+    traced = module(x.clone().requires_grad_())
+    assert torch.equal(plain, traced.detach())
+    assert torch.equal(plain, inference)
     assert torch.equal(x, before)
 
 
+def test_fuse_conv_bn_matches_the_unfused_module():
+    from ms_plugin.models import fuse_conv_bn
+    module = MotionSqueeze(64, 2, reduced_channels=16, max_displacement=2).eval()
+    _random_norm_statistics(module)
+    x = torch.randn(4, 64, 6, 6)
+    with torch.no_grad():
+        expected = module(x)
+        fuse_conv_bn(module)
+        fused = module(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())
+    torch.testing.assert_close(fused, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match='eval mode'):
+        fuse_conv_bn(module.train())
+
+
 def test_module_compiles_without_graph_breaks_in_both_paths():
-    # The inference path (folded norms, clamp, in-place ops) and the training
-    # path both trace into one graph.
+    # Evaluation and training both trace into one graph.
     torch._dynamo.reset()
     module = MotionSqueeze(256, 2, reduced_channels=64, max_displacement=2)
     compiled = torch.compile(module, backend='aot_eager', fullgraph=True)

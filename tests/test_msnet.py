@@ -7,6 +7,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
+from ms_plugin.models import motion_squeeze_modules
 from ms_plugin.models.recognizers import MSNet
 
 R18 = dict(depth=18, num_segments=4)
@@ -69,7 +70,7 @@ def test_overrides_merge_into_the_defaults_and_the_head_follows_the_backbone():
 def test_a_backbone_of_another_type_replaces_the_defaults():
     model = MSNet(backbone=dict(type='ResNetTSM', depth=18, num_segments=4, pretrained2d=False))
     assert type(model.backbone).__name__ == 'ResNetTSM'
-    assert model.motion_squeeze_modules() == {}
+    assert motion_squeeze_modules(model) == {}
     assert model.cls_head.in_channels == 512
 
 
@@ -116,14 +117,13 @@ def test_predict_motion_returns_the_predictions_and_every_views_motion(max_testi
     _, alone = model.predict_motion(data['inputs'][1:2, 8:12], data['data_samples'][:1])
     torch.testing.assert_close(maps[3 * 4 + 8:3 * 4 + 12], alone['backbone.ms_layer2'],
                                rtol=1e-4, atol=1e-5)
-    module = model.backbone.ms_layer2
-    assert module.keep_motion is False and module.last_motion is None  # restored
+    assert model.backbone.ms_layer2.motion_sink is None  # nothing kept
 
 
 def test_predict_motion_needs_ms_modules():
     model = _model(backbone=dict(R18, ms_stages=()), cls_head=dict(num_classes=3)).eval()
     data = model.data_preprocessor(_batch(1, 1, 4), False)
-    with pytest.raises(RuntimeError, match='MotionSqueeze'):
+    with pytest.raises(ValueError, match='no MotionSqueeze module'):
         model.predict_motion(**data)
 
 

@@ -217,31 +217,32 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
-@pytest.mark.parametrize('shape,d,rows', [((2, 3, 6, 7), 2, 1), ((2, 3, 6, 7), 2, 2),
-                                          ((2, 3, 6, 7), 2, 3), ((2, 3, 6, 7), 2, 6),
-                                          ((3, 2, 1, 5), 3, 1), ((1, 2, 4, 4), 0, 4)])
-@pytest.mark.parametrize('relu', [False, True])
-def test_any_rows_per_block_match_definition(shape, d, rows, relu):
-    # local_correlation uses 2 rows per block (1 for odd heights); the layout
-    # holds for any count that divides the height.
-    from ms_plugin.ops.correlation import _stacked_correlation
+@pytest.mark.parametrize('shape,d', [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((3, 2, 1, 5), 3),
+                                     ((1, 2, 4, 1), 2), ((1, 2, 3, 3), 5), ((1, 2, 4, 4), 0)])
+def test_correlation_matches_definition_for_any_shape(shape, d):
+    # Single rows and columns, and offsets larger than the map, included.
     f1 = torch.randn(shape, dtype=torch.float64)
     f2 = torch.randn(shape, dtype=torch.float64)
-    expected = loop_correlation(f1, f2, d)
-    expected = expected.relu() if relu else expected
-    torch.testing.assert_close(_stacked_correlation(f1, f2, d, rows, relu), expected)
+    torch.testing.assert_close(local_correlation(f1, f2, d), loop_correlation(f1, f2, d))
 
 
-@pytest.mark.parametrize('grad', [False, True])
-def test_correlation_relu_option(grad):
-    f1 = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=grad)
-    f2 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
-    out = local_correlation(f1, f2, 2, relu=True)
-    torch.testing.assert_close(out, loop_correlation(f1, f2, 2).relu())
-    if grad:  # ReLU's gradient: none through the zeros
-        out.sum().backward()
-        expected = torch.autograd.grad(local_correlation(f1, f2, 2).relu().sum(), f1)[0]
-        torch.testing.assert_close(f1.grad, expected)
+@pytest.mark.parametrize('w,length', [(1, 5), (4, 8), (6, 6), (5, 12)])
+def test_diagonal_band_picks_entries_x_to_x_plus_k(w, length):
+    from ms_plugin.ops.correlation import _diagonal_band
+    width = length - w + 1
+    prod = torch.randn(3, w, length)
+    band = _diagonal_band(prod, width)
+    expected = torch.stack([prod[:, x, x:x + width] for x in range(w)], dim=1)
+    assert torch.equal(band, expected)
+
+
+def test_correlation_is_the_same_with_and_without_autograd():
+    f1 = torch.randn(3, 8, 9, 10)
+    f2 = torch.randn(3, 8, 9, 10)
+    with torch.no_grad():
+        plain = local_correlation(f1, f2, 3)
+    traced = local_correlation(f1.clone().requires_grad_(), f2.clone().requires_grad_(), 3)
+    assert torch.equal(plain, traced.detach())
 
 
 def test_correlation_does_not_mix_maps_of_a_batch():
@@ -261,15 +262,14 @@ def test_correlation_on_a_large_map():
                                rtol=1e-5, atol=1e-5)
 
 
-def test_constants_cached_under_inference_mode_serve_training():
-    # Masks and tables are cached between calls; one first built under
-    # inference_mode must still be usable where autograd saves it.
+def test_ops_serve_training_after_inference_mode():
+    # Nothing built under inference_mode may leak into a later training step.
     f1, f2 = torch.randn(2, 1, 3, 5, 7)
     with torch.inference_mode():
         local_correlation(f1, f2, 2)
         kernel_soft_argmax(torch.rand(1, 25, 5, 7), 2)
     f1.requires_grad_(True)
-    corr = local_correlation(f1, f2, 2, relu=True)
+    corr = local_correlation(f1, f2, 2).relu()
     disp, conf = kernel_soft_argmax(corr, 2)
     (disp.sum() + conf.sum()).backward()
     assert f1.grad is not None and torch.isfinite(f1.grad).all()

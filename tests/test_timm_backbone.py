@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 from mmaction.registry import MODELS
 
+from ms_plugin.models import capture_motion
 from ms_plugin.models.backbones.timm_tsm_ms import TimmTSM_MS
 
 ARCHS = ('resnet50', 'mobilenetv3_large_100', 'efficientnet_b0', 'convnext_tiny', 'regnety_016')
@@ -41,15 +42,15 @@ def test_ms_after_each_stage_trains(name, stage):
     assert len(info) == NUM_STAGES.get(name, 5)
     ms = getattr(backbone, f'ms_stage{stage}')
     assert ms.in_channels == info[stage]['num_chs']
-    ms.keep_motion = True
     backbone.train()
 
-    out = backbone(clip())
+    with capture_motion(ms) as motion:
+        out = backbone(clip())
     side = SIZE // info[-1]['reduction']
     assert out.shape == (2, info[-1]['num_chs'], side, side)
     # The MS module ran once, on the output of the chosen stage.
     side = SIZE // info[stage]['reduction']
-    assert ms.last_motion.shape == (2, 3, side, side)
+    assert [m.shape for m in motion['']] == [(2, 3, side, side)]
 
     out.pow(2).mean().backward()
     no_grad = [n for n, p in backbone.named_parameters() if p.requires_grad and p.grad is None]

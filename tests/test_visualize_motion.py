@@ -217,7 +217,7 @@ def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
     clip = torch.randint(0, 256, (views, 3, 32, 32), dtype=torch.uint8)
     motion = collect_motion(model, clip)[name]
     assert motion.shape[:2] == (views, 3)
-    assert module.keep_motion is False and model.training  # left as found
+    assert module.motion_sink is None and model.training  # left as found
     image = render_motion(model, clip)
     expected = motion_figure(clip[:module.num_segments].permute(0, 2, 3, 1).numpy(),
                              motion[:module.num_segments],

@@ -1,5 +1,6 @@
 """The MotionSqueeze (MS) module of Kwon et al., ECCV 2020 (the paper's Figure 2)."""
-from typing import Optional, Sequence, Tuple
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,9 +9,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from ..ops import SOFT_ARGMAX_MODES, kernel_soft_argmax, l2_normalize, local_correlation
-from .fused_conv_module import FusedConvModule
 
-__all__ = ['MotionSqueeze', 'SeparableConvBlock']
+__all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
 
 class SeparableConvBlock(nn.Sequential):
@@ -29,15 +29,11 @@ class SeparableConvBlock(nn.Sequential):
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
         super().__init__()
-        self.depthwise = FusedConvModule(in_channels, in_channels, kernel_size,
-                                         padding=kernel_size // 2, groups=in_channels,
-                                         bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.pointwise = FusedConvModule(in_channels, out_channels, 1, bias=False,
-                                         norm_cfg=norm_cfg, act_cfg=act_cfg)
-
-    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``pointwise(depthwise(x))``, plus ``residual`` (after the last activation) if given."""
-        return self.pointwise(self.depthwise(x), residual=residual)
+        self.depthwise = ConvModule(in_channels, in_channels, kernel_size,
+                                    padding=kernel_size // 2, groups=in_channels,
+                                    bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
 
 
 @MODELS.register_module()
@@ -81,11 +77,9 @@ class MotionSqueeze(BaseModule):
             as the reference).
 
     Attributes:
-        keep_motion (bool): When True, :meth:`forward` stores the motion map in
-            :attr:`last_motion`. Defaults to False (nothing is kept).
-        last_motion (Tensor | None): ``[N*T, 3, H, W]`` (dx, dy, confidence) of
-            the last forward, detached; dx and dy in ``[-1, 1]`` (units of
-            ``max_displacement`` cells, +x right, +y down).
+        motion_sink (list | None): Where :meth:`forward` appends its motion
+            map, detached, when set; :func:`capture_motion` sets it. Defaults
+            to None (nothing is kept).
     """
 
     def __init__(self,
@@ -124,11 +118,10 @@ class MotionSqueeze(BaseModule):
         self.temperature = temperature
         self.soft_argmax = soft_argmax
         self.use_confidence = use_confidence
-        self.keep_motion = False
-        self.last_motion: Optional[torch.Tensor] = None
+        self.motion_sink: Optional[List[torch.Tensor]] = None
 
-        self.reduce = FusedConvModule(in_channels, reduced_channels, 1, bias=False,
-                                      norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
+                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
         channels = [3 if use_confidence else 2, *transform_channels, in_channels]
         self.transform = nn.Sequential(*[
             SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
@@ -197,7 +190,7 @@ class MotionSqueeze(BaseModule):
         src, tgt = self.frame_pairs(x)
         _, _, h, w = src.shape
         with torch.autocast(device_type=src.device.type, enabled=False):
-            corr = local_correlation(src, tgt, self.max_displacement, relu=True)
+            corr = local_correlation(src, tgt, self.max_displacement).relu()
             disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
                                             self.temperature, self.soft_argmax)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
@@ -215,35 +208,63 @@ class MotionSqueeze(BaseModule):
         Returns:
             Tensor: ``[N*T, C, H, W]``.
         """
-        motion = self.estimate_motion(x)
-        if self.keep_motion:
-            self.last_motion = motion.detach()
-        return self.add_motion_features(x, motion)
-
-    def add_motion_features(self, x: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-        """``x + transform(motion)``: the second half of :meth:`forward`.
-
-        Args:
-            x (Tensor): ``[N*T, C, H, W]`` input features.
-            motion (Tensor): ``[N*T, 3, H, W]`` from :meth:`estimate_motion`.
-
-        Returns:
-            Tensor: ``[N*T, C, H, W]``.
-        """
+        motion = self.estimate_motion(x)  # [N*T, 3, H, W]
+        if self.motion_sink is not None:
+            self.motion_sink.append(motion.detach())
         if not self.use_confidence:
-            motion = motion[:, :2]
-        motion = motion.to(x.dtype)
-        if motion.device.type == 'cpu' and not torch.is_grad_enabled():
-            # oneDNN runs the transform's narrow convs faster on channels-last
-            # maps at inference (not in training, where their backward is slower).
-            motion = motion.contiguous(memory_format=torch.channels_last)
-        *blocks, last = self.transform
-        for block in blocks:
-            motion = block(motion)
-        # The residual is added by the last conv: at inference, inside its matrix product.
-        return last(motion, residual=x)
+            motion = motion[:, :2]  # [N*T, 3, H, W] -> [N*T, 2, H, W]
+        return x + self.transform(motion.to(x.dtype))
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '
                 f'sigma={self.sigma}, temperature={self.temperature}, '
                 f'soft_argmax={self.soft_argmax!r}, use_confidence={self.use_confidence}')
+
+
+def motion_squeeze_modules(model: nn.Module) -> Dict[str, MotionSqueeze]:
+    """Every :class:`MotionSqueeze` module of ``model``, by qualified name.
+
+    Works for any model (recognizer, backbone, timm-based backbone, a bare
+    module): it walks ``model.named_modules()``.
+
+    Returns:
+        dict[str, MotionSqueeze]: e.g. ``{'backbone.ms_layer2': module}``, in
+        registration order; the model itself is named ``''``.
+    """
+    return {name: module for name, module in model.named_modules()
+            if isinstance(module, MotionSqueeze)}
+
+
+@contextlib.contextmanager
+def capture_motion(model: nn.Module) -> Iterator[Dict[str, List[torch.Tensor]]]:
+    """Collect the motion maps of every MS module of ``model`` during a block.
+
+    Every forward of a module inside the block appends its
+    ``[N*T, 3, H, W]`` map (dx, dy in ``[-1, 1]``, i.e. units of the module's
+    ``max_displacement`` cells, +x right, +y down; then the confidence),
+    detached, to the module's list; several forwards (e.g. the chunks of
+    ``test_cfg.max_testing_views``) give several entries. Nothing is kept
+    outside the block.
+
+    Example:
+        >>> with capture_motion(model) as motion:
+        ...     model.test_step(data)
+        >>> dx_dy_conf = torch.cat(motion['backbone.ms_layer2'])
+
+    Raises:
+        ValueError: If ``model`` holds no MotionSqueeze module.
+    """
+    modules = motion_squeeze_modules(model)
+    if not modules:
+        raise ValueError(
+            f'{type(model).__name__} holds no MotionSqueeze module, so there is no motion to '
+            "capture. Use a backbone with one (e.g. backbone=dict(type='ResNetTSM_MS', ...), "
+            'check its ms_stages) or add a MotionSqueeze module to your backbone.')
+    sinks: Dict[str, List[torch.Tensor]] = {name: [] for name in modules}
+    for name, module in modules.items():
+        module.motion_sink = sinks[name]
+    try:
+        yield sinks
+    finally:
+        for module in modules.values():
+            module.motion_sink = None

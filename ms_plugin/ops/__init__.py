@@ -1,10 +1,8 @@
 """Pure tensor functions (no OpenMMLab imports) behind the plugin's modules."""
-from .conv_bn import fold_batch_norm, pointwise_conv, pointwise_conv_relu_add
 from .correlation import (displacement_grid, l2_normalize, local_correlation,
                           naive_local_correlation)
 from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
 from .temporal_shift import temporal_shift
 
 __all__ = ['displacement_grid', 'l2_normalize', 'local_correlation', 'naive_local_correlation',
-           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES', 'temporal_shift', 'fold_batch_norm',
-           'pointwise_conv', 'pointwise_conv_relu_add']
+           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES', 'temporal_shift']

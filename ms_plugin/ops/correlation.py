@@ -1,23 +1,20 @@
 """Local correlation between two feature maps, in pure PyTorch.
 
-The correlation is computed with one batched matrix product instead of a loop
-over the (2d+1)^2 displacements. The N maps are stacked into one tall map;
-each block of source rows (one, or two under autograd) is multiplied with the
-flat run of target positions it can reach (about ``(rows+2d)*W`` per
-position, against the ``(2d+1)^2`` needed), so one ``bmm`` over all blocks
-does the work, and every displacement then sits at a fixed stride in the
-product: a strided view picks them out with no gather. The products that
-wrapped into a neighbouring row or map are zeroed by a mask.
+``local_correlation`` is one computation for training, inference, tracing and
+export. It works row by row, like a convolution written as matrix products:
+for every vertical offset ``dy``, each source row (``W`` positions) is
+multiplied with the zero-padded target row ``dy`` below it (``W + 2d``
+positions) in one batched matrix product. The ``2d + 1`` horizontal offsets of
+source column ``x`` are then the entries ``x .. x + 2d`` of row ``x`` of that
+product, a diagonal band that a pad and a reshape turn into columns (the
+"skew" trick). Zero padding makes the products outside the map zero, so no
+mask is needed.
 
-It accumulates in float32 (or float64) whatever the input dtype, and returns
-a ``[N, (2d+1)**2, H, W]`` view of a tensor laid out as ``[N, H, W, (2d+1)**2]``:
-the soft-argmax that follows reduces over displacements, which is fastest when
-they are innermost in memory.
+Only matrix products, pads, slices and reshapes are used, so the same code
+runs under autograd, ``torch.compile`` and both ONNX exporters.
 """
 import torch
 import torch.nn.functional as F
-
-from ._cache import cached_constant
 
 __all__ = ['l2_normalize', 'local_correlation', 'naive_local_correlation',
            'displacement_grid']
@@ -51,81 +48,31 @@ def _check_pair(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int) -> No
                          f'got {max_displacement!r}.')
 
 
-def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    # float16/bfloat16 products are summed over C channels: keep them in float32.
-    return torch.promote_types(dtype, torch.float32)
+def _diagonal_band(prod: torch.Tensor, width: int) -> torch.Tensor:
+    """Entries ``(x, x + k)``, ``k < width``, of a batch of ``[W, L]`` matrices.
 
+    Entry ``(x, x + k)`` lies at flat position ``x * (L + 1) + k``: the first
+    ``(W - 1) * (L + 1)`` flat values read as ``[W - 1, L + 1]`` hold it at
+    ``(x, k)`` for every row but the last, which is sliced directly. Needs
+    ``width <= L - W + 1`` (true for ``L = W + 2d`` and ``width = 2d + 1``).
 
-@cached_constant
-def _inside_mask(h: int, w: int, d: int, rows: int, device: torch.device,
-                 dtype: torch.dtype = torch.bool) -> torch.Tensor:
-    """``[H/rows, rows, W, 2d+1, 2d+1]``: where ``(y + dy, x + dx)`` lies inside the map.
+    Args:
+        prod (Tensor): ``[B, W, L]``, contiguous.
+        width (int): Band width ``2d + 1``.
 
-    Boolean, or for a floating ``dtype`` the upper bound of a clamp: +inf
-    inside, 0 outside.
+    Returns:
+        Tensor: ``[B, W, width]``.
     """
-    offsets = torch.arange(-d, d + 1, device=device)
-    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
-    xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
-    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # [H, W, 2d+1, 2d+1]
-    inside = inside.view(h // rows, rows, w, 2 * d + 1, 2 * d + 1)
-    if dtype == torch.bool:
-        return inside
-    return torch.where(inside, float('inf'), 0.0).to(dtype)
+    b, w, length = prod.shape
+    # [B, W, L] -> [B, W*L] -> [B, (W-1)*(L+1)] -> [B, W-1, L+1] -> [B, W-1, width]
+    head = prod.reshape(b, w * length)[:, :(w - 1) * (length + 1)]
+    head = head.reshape(b, w - 1, length + 1)[:, :, :width]
+    last = prod[:, w - 1:, w - 1:w - 1 + width]  # [B, 1, width]
+    return torch.cat([head, last], dim=1)
 
 
-def _stacked_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int, rows: int,
-                         relu: bool) -> torch.Tensor:
-    """The correlation as one batched product over blocks of rows of the stacked maps.
-
-    The N maps are stacked into one map of N*H rows, cut into blocks of
-    ``rows`` rows (``rows`` divides H). A source block (``[rows*W, C]``) is
-    multiplied with the target rows ``d`` above to ``d`` below it, read as one
-    flat run of ``(rows+2d)*W + 2d`` positions that starts ``d`` positions
-    early, so that every (row, column, displacement) lands at a fixed stride
-    in the product. Products that cross the left/right edge of a row or the
-    top/bottom edge of a map read a neighbouring row, another map or the zero
-    padding; the mask zeroes them.
-    """
-    n, c, h, w = f1.shape
-    if h % rows:
-        raise ValueError(f'rows={rows} must divide the map height {h}.')
-    p = 2 * d + 1
-    blocks = n * h // rows
-    run = (rows + 2 * d) * w + 2 * d  # flat target positions a block reaches
-    # [N, C, H, W] -> [N, H, W, C] -> [blocks, rows*W, C]
-    src = f1.permute(0, 2, 3, 1).reshape(blocks, rows * w, c)
-    # The run of block b starts at flat position b*rows*W of the target with
-    # d zero rows and d zero positions added before (and after) it.
-    margin = d * w + d
-    if f2.is_contiguous(memory_format=torch.channels_last):
-        # [N, C, H, W] (channels last) -> [N*H*W, C] (a view) -> [N*H*W + 2*margin, C]
-        tgt = F.pad(f2.permute(0, 2, 3, 1).reshape(n * h * w, c), (0, 0, margin, margin))
-        runs = tgt.unfold(0, run, rows * w)  # [blocks, C, run] (transposed matrices)
-    else:
-        # [N, C, H, W] -> [C, N*H*W] -> [C, N*H*W + 2*margin]
-        tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * w), (margin, margin))
-        runs = tgt.unfold(1, run, rows * w).transpose(0, 1)  # [C, blocks, run] -> [blocks, C, run]
-    prod = torch.bmm(src, runs)  # [blocks, rows*W, run]
-    # (map m, block b of the map, row i, column x, dy, dx) lies at
-    # (m*H/rows + b)*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
-    # [blocks, rows*W, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view)
-    corr = prod.as_strided((n, h // rows, rows, w, p, p),
-                           (h * w * run, rows * w * run, w * run + w, run + 1, w, 1))
-    if relu and not prod.requires_grad:
-        # One pass: clamp to [0, +inf] inside the map and to [0, 0] outside.
-        bound = _inside_mask(h, w, d, rows, f1.device, prod.dtype)
-        corr = torch.clamp(corr, min=prod.new_zeros(()), max=bound)
-    else:
-        # Not a clamp under autograd: its gradient at 0 would differ from ReLU's.
-        corr = torch.where(_inside_mask(h, w, d, rows, f1.device, torch.bool), corr, 0.0)
-        corr = corr.relu_() if relu else corr
-    # contiguous [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (view) [N, K, H, W]
-    return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)
-
-
-def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
-                      relu: bool = False) -> torch.Tensor:
+def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
+                      max_displacement: int = 7) -> torch.Tensor:
     """Channel-wise dot products of ``f1`` with ``f2`` at every nearby offset.
 
     ``out[n, k, y, x] = sum_c f1[n, c, y, x] * f2[n, c, y + dy, x + dx]`` with
@@ -133,33 +80,42 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int 
     ``(y + dy, x + dx)`` falls outside the map (zero padding). No normalisation
     is applied: L2-normalise the inputs first for cosine similarities.
 
-    Memory: the matrix product behind it holds ``(rows + 2d) * W + 2d``
-    float32 values per position (``rows`` is 1, or 2 under autograd), freed
-    once the output is taken out; for 56 pairs of 28x28 maps under autograd
-    that is 56 * 784 * 462 * 4 bytes = 81 MB.
+    Cost: ``(2d + 1) * (W + 2d)`` products of length C per position, against
+    ``(2d + 1)**2`` for the definition; in exchange every product is part of a
+    dense matrix product. Float16/bfloat16 inputs are multiplied and summed in
+    float32.
 
     Args:
         f1 (Tensor): Source features ``[N, C, H, W]``.
         f2 (Tensor): Target features ``[N, C, H, W]``.
         max_displacement (int): ``d``, the largest offset in grid cells.
             Defaults to 7 (a 15x15 patch, as the reference).
-        relu (bool): Return ``relu(out)``, as MotionSqueeze uses it; without
-            autograd this shares the pass that zeroes the borders.
-            Defaults to False.
 
     Returns:
-        Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``.
+        Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``. It is a view
+        of a ``[H, N, W, (2d+1)**2]`` tensor: displacements are innermost in
+        memory, which suits the soft-argmax that reduces over them.
     """
     _check_pair(f1, f2, max_displacement)
-    acc = _accumulation_dtype(f1.dtype)
+    n, c, h, w = f1.shape
+    d = max_displacement
+    p = 2 * d + 1
+    acc = torch.promote_types(f1.dtype, torch.float32)
     with torch.autocast(device_type=f1.device.type, enabled=False):
-        # One row per block multiplies the fewest numbers; under autograd two
-        # rows (when the height is even) halve the backward, which sums fewer
-        # overlapping runs. Measured with tools/analysis/benchmark_ms.py.
-        needs_grad = torch.is_grad_enabled() and (f1.requires_grad or f2.requires_grad)
-        rows = 2 if needs_grad and f1.shape[2] % 2 == 0 else 1
-        corr = _stacked_correlation(f1.to(acc), f2.to(acc), max_displacement, rows, relu)
-    return corr.to(f1.dtype)
+        # Rows first, so that the rows dy..dy+H-1 of every map form one
+        # contiguous block that needs no copy for the matrix product.
+        # [N, C, H, W] -> [H, N, W, C] -> [H*N, W, C]
+        src = f1.to(acc).permute(2, 0, 3, 1).reshape(h * n, w, c)
+        # [N, C, H, W] -> [N, C, H+2d, W+2d] -> [H+2d, N, C, W+2d]
+        tgt = F.pad(f2.to(acc), (d, d, d, d)).permute(2, 0, 1, 3).contiguous()
+        bands = []
+        for dy in range(p):
+            rows = tgt[dy:dy + h].reshape(h * n, c, w + 2 * d)  # [H*N, C, W+2d]
+            prod = torch.bmm(src, rows)  # [H*N, W, W+2d]
+            bands.append(_diagonal_band(prod, p))  # [H*N, W, 2d+1 (dx)]
+        corr = torch.stack(bands, dim=2)  # [H*N, W, 2d+1 (dy), 2d+1 (dx)]
+    # [H*N, W, 2d+1, 2d+1] -> [H, N, W, K] -> (a view) [N, K, H, W]
+    return corr.view(h, n, w, p * p).permute(1, 3, 0, 2).to(f1.dtype)
 
 
 def naive_local_correlation(f1: torch.Tensor, f2: torch.Tensor,

@@ -4,13 +4,11 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-from ._cache import cached_constant
 from .correlation import displacement_grid
 
 __all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
-_LOGIT_RANGE = 80.0  # e^-80 is still a normal float32
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,
@@ -66,24 +64,12 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
         else:
-            track = torch.is_grad_enabled() and scores.requires_grad
             if mode == 'kernel':
                 # Row k* of the table is the Gaussian centred on displacement k*.
                 table = _gaussian_table(d, sigma, acc, corr.device) * temperature  # [K, K]
-                weights = F.embedding(best.flatten(), table).view_as(scores)  # [N, H, W, K]
-                # Without autograd, into the fresh weights rather than a new map.
-                logits = scores * weights if track else weights.mul_(scores)
+                logits = scores * F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
             else:
                 logits = scores * temperature
-            if not track:
-                # The largest logit is at least temperature * confidence (the
-                # logit at k*, where the Gaussian is 1). Logits more than
-                # _LOGIT_RANGE below it weigh less than e^-80 against it in the
-                # softmax; raising them to that floor changes nothing measurable
-                # and keeps exp() out of its slow path for very negative inputs
-                # on CPU. Not done under autograd, where the floor's backward
-                # costs more than it saves.
-                logits = logits.clamp_(min=confidence * temperature - _LOGIT_RANGE)
             prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
             displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, C] -> [N, C, H, W]
@@ -92,22 +78,23 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     return displacement, confidence
 
 
-@cached_constant
 def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
                     device: torch.device) -> torch.Tensor:
     """``exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and displacement k.
 
     Returns:
         Tensor: ``[(2d+1)**2, (2d+1)**2]``. The kernel is separable, so the
-        table is the Kronecker product of the 1-D one with itself (rows and
-        columns ordered as the correlation channels, dy outer).
+        table is the outer product of the 1-D one with itself (rows and
+        columns ordered as the correlation channels, dy outer). Built per call:
+        it is small, and a constant when traced or exported.
     """
-    offsets = torch.arange(2 * d + 1, device=device, dtype=dtype)
-    gauss_1d = torch.exp(-(offsets.view(-1, 1) - offsets.view(1, -1)) ** 2 / (2 * sigma ** 2))
-    return torch.kron(gauss_1d, gauss_1d)
+    p = 2 * d + 1
+    offsets = torch.arange(p, device=device, dtype=dtype)
+    gauss = torch.exp(-(offsets.view(-1, 1) - offsets.view(1, -1)) ** 2 / (2 * sigma ** 2))
+    # [dy*, dy] x [dx*, dx] -> [dy*, dx*, dy, dx] -> [K (centre), K]
+    return (gauss.view(p, 1, p, 1) * gauss.view(1, p, 1, p)).reshape(p * p, p * p)
 
 
-@cached_constant
 def _unit_grid(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """:func:`displacement_grid` in units of ``d``, so expectations land in ``[-1, 1]``."""
     return displacement_grid(d, device=device, dtype=dtype) / d

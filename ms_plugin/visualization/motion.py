@@ -5,7 +5,7 @@ displacement map of the pair in the usual optical-flow colour coding (hue =
 direction, saturation = magnitude, via :func:`torchvision.utils.flow_to_image`)
 with a colour-wheel legend, and the confidence map with a colour bar.
 
-Conventions, the same as ``MotionSqueeze.last_motion``:
+Conventions, the same as :func:`ms_plugin.models.capture_motion`:
 
 - motion is ``[T, 3, h, w]`` holding (dx, dy, confidence) on the module's
   feature grid; dx and dy are in [-1, 1] in units of ``max_displacement``
@@ -49,24 +49,14 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
 
 def find_motion_modules(model: nn.Module) -> Dict[str, nn.Module]:
-    """All MotionSqueeze modules of a model, by their qualified names.
-
-    Works for any model (recognizer, bare backbone, timm-based backbone): it
-    looks at ``model.named_modules()``, not at a fixed attribute.
-
-    Args:
-        model (nn.Module): The model to search.
-
-    Returns:
-        dict[str, nn.Module]: Qualified name -> MotionSqueeze module, in
-        forward-registration order.
+    """:func:`~ms_plugin.models.motion_squeeze_modules`, refusing a model with none.
 
     Raises:
         ValueError: If the model holds no MotionSqueeze module.
     """
-    from ms_plugin.models import MotionSqueeze
+    from ms_plugin.models import motion_squeeze_modules
     found = {name or type(model).__name__: module
-             for name, module in model.named_modules() if isinstance(module, MotionSqueeze)}
+             for name, module in motion_squeeze_modules(model).items()}
     if not found:
         raise ValueError(
             f'{type(model).__name__} holds no MotionSqueeze module, so there is no motion to '
@@ -113,34 +103,20 @@ def collect_motion(model: nn.Module, clip: Tensor) -> Dict[str, Tensor]:
     if clip.dim() != 4:
         raise ValueError(f'clip must be [V*T, C, H, W] (one sample of the test pipeline), got '
                          f'shape {tuple(clip.shape)}')
-    modules = find_motion_modules(model)
+    from ms_plugin.models import capture_motion
     was_training = model.training
-    kept = {name: getattr(module, 'keep_motion', False) for name, module in modules.items()}
-    maps: Dict[str, List[Tensor]] = {name: [] for name in modules}
-    # A hook per forward rather than last_motion at the end: with
-    # test_cfg.max_testing_views a recognizer runs the views in chunks.
-    handles = [
-        module.register_forward_hook(
-            lambda mod, args, out, name=name: maps[name].append(mod.last_motion.float().cpu()))
-        for name, module in modules.items()
-    ]
     model.eval()
     try:
-        for module in modules.values():
-            module.keep_motion = True
-        _forward(model, clip)
+        with capture_motion(model) as maps:
+            _forward(model, clip)
     finally:
-        for handle in handles:
-            handle.remove()
-        for name, module in modules.items():
-            module.keep_motion = kept[name]
         model.train(was_training)
     silent = [name for name, chunks in maps.items() if not chunks]
     if silent:
         raise RuntimeError(f'MotionSqueeze modules {silent} did not run in the forward pass; '
                            "check that the backbone's forward calls them.")
-    motion = {name: torch.cat(chunks) for name, chunks in maps.items()}
-    return motion
+    return {name or type(model).__name__: torch.cat(chunks).float().cpu()
+            for name, chunks in maps.items()}
 
 
 def _clip_to_frames(clip: Tensor) -> np.ndarray:
@@ -358,7 +334,7 @@ def motion_figure(frames: np.ndarray, motion: Tensor, **kwargs) -> np.ndarray:
     Args:
         frames (np.ndarray): ``uint8 [T, H, W, 3]`` RGB frames.
         motion (Tensor): ``[T, 3, h, w]`` (dx, dy, confidence) as
-            ``MotionSqueeze.last_motion`` holds it for one view; ``[T-1, 3, h,
+            ``capture_motion`` gives it for one view; ``[T-1, 3, h,
             w]`` is accepted too.
         **kwargs: ``max_displacement`` (Defaults to 7), ``max_magnitude``,
             ``columns`` (pair indices to draw), ``titles`` (one per pair),

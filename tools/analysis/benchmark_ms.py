@@ -6,6 +6,9 @@ interleaved so that load changes hit every timing alike):
 - the MS module's share of the whole MSNet-R50 backbone (one clip of
   ``--frames`` frames at ``--size`` px), forward (eval, no grad) and
   forward+backward (train mode);
+- the eval forward of the TSM and the TSM+MS backbone after the deploy step
+  ``ms_plugin.models.fuse_conv_bn`` (what ``tools/test.py --fuse-conv-bn``
+  runs), and their ratio;
 - the correlation op (``ms_plugin.ops.local_correlation``) against the naive
   shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps;
 - with ``--parts``, the parts of the MS forward: reduction, correlation,
@@ -150,6 +153,15 @@ def main() -> None:
                             pretrained2d=False).to(device)
     backbone.init_weights()
     ms = backbone.ms_layer2
+    # The deploy step of tools/test.py --fuse-conv-bn, on copies of the same
+    # weights with and without the MS module: the inference comparison.
+    import copy
+    from ms_plugin.models import fuse_conv_bn
+    fused_ms = fuse_conv_bn(copy.deepcopy(backbone).eval())
+    fused_tsm = ResNetTSM_MS(depth=args.depth, num_segments=args.frames, ms_stages=(),
+                             pretrained=None, pretrained2d=False).to(device)
+    fused_tsm.load_state_dict(backbone.state_dict(), strict=False)
+    fused_tsm = fuse_conv_bn(fused_tsm.eval())
     clip = torch.randn(args.frames, 3, args.size, args.size, device=device)
     with torch.no_grad():  # the input the MS module sees inside the backbone
         feat = backbone.layer2(backbone.layer1(backbone.maxpool(backbone.conv1(clip))))
@@ -167,6 +179,8 @@ def main() -> None:
                 fn()
         return run
 
+    cases['fused_tsm_fwd'] = (lambda: None, no_grad(lambda: fused_tsm(clip)))
+    cases['fused_msnet_fwd'] = (lambda: None, no_grad(lambda: fused_ms(clip)))
     cases['backbone_fwd'] = (lambda: backbone.eval(), no_grad(lambda: backbone(clip)))
     cases['ms_fwd'] = (lambda: backbone.eval(), no_grad(lambda: ms(feat)))
     cases['backbone_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(backbone, clip_grad))
@@ -176,13 +190,13 @@ def main() -> None:
         ms.eval()
         with torch.no_grad():  # the inputs each part sees inside the module
             src, tgt = ms.frame_pairs(feat)
-            corr = local_correlation(src, tgt, d, relu=True)
+            corr = local_correlation(src, tgt, d).relu()
             motion = ms.estimate_motion(feat)
         parts = {
             'part_reduce': lambda: ms.reduce(feat),
-            'part_correlation': lambda: local_correlation(src, tgt, d, relu=True),
+            'part_correlation': lambda: local_correlation(src, tgt, d).relu(),
             'part_soft_argmax': lambda: kernel_soft_argmax(corr, d, ms.sigma, ms.temperature),
-            'part_transform': lambda: ms.add_motion_features(feat, motion),
+            'part_transform': lambda: feat + ms.transform(motion),
         }
         for name, fn in parts.items():
             cases[name] = (lambda: backbone.eval(), no_grad(fn))
@@ -199,7 +213,7 @@ def main() -> None:
         backbone.zero_grad(set_to_none=True)
     med = {name: median_ms(values) for name, values in times.items()}
 
-    print(f'device: {device} ({platform.processor() or platform.machine()}), '
+    print(f'device: {device} ({cpu_name() if device.type == "cpu" else device}), '
           f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
           f'medians of {args.repeats} interleaved repeats')
     print(f'MSNet-R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size};'
@@ -209,13 +223,17 @@ def main() -> None:
     for label, key in (('forward', 'fwd'), ('forward+backward', 'fwdbwd')):
         total, part = med[f'backbone_{key}'], med[f'ms_{key}']
         print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% |')
+    tsm, msnet = med['fused_tsm_fwd'], med['fused_msnet_fwd']
+    print(f'inference after fuse_conv_bn (eval, no grad): TSM-R{args.depth} {tsm:.1f} ms, '
+          f'TSM+MS-R{args.depth} {msnet:.1f} ms, ratio {msnet / tsm:.4f} '
+          f'(+{100 * (msnet / tsm - 1):.2f}%)')
     if args.parts:
         print('MS forward parts (eval, no grad): ' + ', '.join(
             f'{name[5:]} {med[name]:.2f} ms' for name in med if name.startswith('part_'))
             + ' (reduce = 1x1 conv, BN, ReLU; correlation with ReLU; transform with '
             'the residual sum)')
     print(f'correlation of {pair_shape[0]} pairs of {pair_shape[1]}x{pair_shape[2]}x'
-          f'{pair_shape[3]}, d={d}: stacked matmul {med["corr_matmul"]:.2f} ms, naive '
+          f'{pair_shape[3]}, d={d}: row matmuls {med["corr_matmul"]:.2f} ms, naive '
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
           f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
 

@@ -1,23 +1,20 @@
 """``ResNetTSM_MS``: MMAction2's TSM ResNet with MotionSqueeze modules between stages."""
-from typing import Dict, Iterator, Sequence, Tuple, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
+import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
-from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
-from ..motion_squeeze import MotionSqueeze
+from .ms_mixin import MotionSqueezeMixin, check_stage_indices
 
 __all__ = ['ResNetTSM_MS']
 
-# Arguments of MotionSqueeze that the backbone sets itself, per stage.
-_STAGE_ARGS = ('in_channels', 'num_segments')
-
 
 @MODELS.register_module()
-class ResNetTSM_MS(ResNetTSM):
+class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
     """TSM ResNet with a MotionSqueeze (MS) module after chosen stages.
 
     MSNet (Kwon et al., ECCV 2020) is this backbone with one MS module after
@@ -89,33 +86,11 @@ class ResNetTSM_MS(ResNetTSM):
 
     def make_motion_squeeze(self) -> None:
         """Add ``ms_layer{i + 1}`` after every stage ``i`` of ``ms_stages``."""
+        self.ms_stages = check_stage_indices(self.ms_stages, self.num_stages)
         for stage in self.ms_stages:
-            if not isinstance(stage, int) or not 0 <= stage < self.num_stages:
-                raise ValueError(
-                    f'ms_stages holds 0-based stage indices in [0, {self.num_stages - 1}] '
-                    f'(1 = after layer2, the paper\'s position); got {self.ms_stages}.')
-        if len(set(self.ms_stages)) != len(self.ms_stages):
-            raise ValueError(f'ms_stages has a stage twice: {self.ms_stages}.')
-        fixed = [key for key in _STAGE_ARGS if key in self.ms_cfg]
-        if fixed:
-            raise ValueError(
-                f'ms_cfg must not set {fixed}: the backbone derives them for each stage '
-                '(channels of the stage, num_segments of the backbone). Remove them from '
-                'ms_cfg; set num_segments on the backbone instead.')
-        for stage in sorted(self.ms_stages):
-            kwargs = dict(norm_cfg=self.norm_cfg)
-            kwargs.update(self.ms_cfg)
-            module = MotionSqueeze(
-                in_channels=self._stage_channels(stage),
-                num_segments=self._stage_segments(stage),
-                **kwargs)
-            self.add_module(f'ms_layer{stage + 1}', module)
-
-    def ms_modules(self) -> Iterator[Tuple[str, MotionSqueeze]]:
-        """Yield ``(name, module)`` for each MS module, in stage order."""
-        for stage in sorted(self.ms_stages):
-            name = f'ms_layer{stage + 1}'
-            yield name, getattr(self, name)
+            self.add_ms_module(f'ms_layer{stage + 1}', self._stage_channels(stage),
+                               self._stage_segments(stage), self.ms_cfg,
+                               norm_cfg=self.norm_cfg)
 
     # ------------------------------------------------------------ weights
     def init_weights(self) -> None:
@@ -134,11 +109,10 @@ class ResNetTSM_MS(ResNetTSM):
         if self.pretrained2d:
             # The 2D weights cover the ResNet only: the MS modules get their
             # own init (Kaiming convs, unit norms), whatever ran before.
-            for _, module in self.ms_modules():
-                module.init_weights()
+            self.init_ms_weights()
 
     # ------------------------------------------------------------ forward
-    def _run_ms(self, module: MotionSqueeze, x: torch.Tensor) -> torch.Tensor:
+    def _run_ms(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(module, x, use_reentrant=False)
         return module(x)
@@ -170,21 +144,10 @@ class ResNetTSM_MS(ResNetTSM):
 
     # ------------------------------------------------------------ train mode
     def train(self, mode: bool = True) -> 'ResNetTSM_MS':
-        """ResNet's train mode (frozen stages, norm_eval, partial BN); returns
-        ``self`` as :meth:`torch.nn.Module.train` does (ResNet's returns None)."""
+        """ResNet's train mode (frozen stages, norm_eval, partial BN), then the
+        MS modules' norms, which have no pretrained statistics to preserve
+        (:meth:`set_ms_norms_mode`); returns ``self`` as
+        :meth:`torch.nn.Module.train` does (ResNet's returns None)."""
         super().train(mode)
+        self.set_ms_norms_mode(mode, self.norm_eval)
         return self
-
-    def _partial_bn(self) -> None:
-        """Freeze the BatchNorms except the first, as ResNet does, but keep
-        those of the MS modules training: they have no pretrained statistics
-        to preserve."""
-        super()._partial_bn()
-        if self.norm_eval:
-            return
-        for _, module in self.ms_modules():
-            for m in module.modules():
-                if isinstance(m, _BatchNorm):
-                    m.train()
-                    for param in m.parameters():
-                        param.requires_grad = True

@@ -12,11 +12,10 @@ from mmengine.model import BaseModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
 from ...ops.temporal_shift import temporal_shift
+from .ms_mixin import MotionSqueezeMixin, check_stage_indices
 
 __all__ = ['TimmTSM_MS']
 
-# Arguments of MotionSqueeze that the backbone sets itself, per stage.
-_STAGE_ARGS = ('in_channels', 'num_segments')
 # The paper's MS position: after res3, the first stage at 1/8 of the input size.
 _DEFAULT_MS_REDUCTION = 8
 # Wrappers that checkpoints are commonly saved in.
@@ -67,7 +66,7 @@ def _first_conv(block: nn.Module) -> Optional[nn.Conv2d]:
 
 
 @MODELS.register_module()
-class TimmTSM_MS(BaseModule):
+class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
     """A timm CNN turned into a TSM backbone with MotionSqueeze (MS) modules.
 
     The timm model is built with ``pretrained=False`` (no download) and cut
@@ -194,26 +193,13 @@ class TimmTSM_MS(BaseModule):
                     f'{self.model_name} has no stage of reduction {_DEFAULT_MS_REDUCTION} up to '
                     f'out_stage (reductions {reductions}); pass ms_stages explicitly.')
             return (reductions.index(_DEFAULT_MS_REDUCTION), )
-        stages = tuple(sorted(
-            self._stage_index(i, len(self.feature_info), 'an entry of ms_stages')
-            for i in ms_stages))
-        if len(set(stages)) != len(stages):
-            raise ValueError(f'ms_stages has a stage twice: {tuple(ms_stages)}.')
-        return stages
+        return check_stage_indices(ms_stages, len(self.feature_info))
 
     def _add_motion_squeeze(self, ms_cfg: Dict) -> None:
-        fixed = [key for key in _STAGE_ARGS if key in ms_cfg]
-        if fixed:
-            raise ValueError(
-                f'ms_cfg must not set {fixed}: the backbone derives them for each stage '
-                '(feature_info channels, the backbone\'s num_segments). Remove them from ms_cfg.')
         for stage in self.ms_stages:
-            cfg = dict(type='MotionSqueeze')
-            cfg.update(ms_cfg)
-            cfg.update(in_channels=self.feature_info[stage]['num_chs'],
-                       num_segments=self.num_segments)
             name = f'ms_stage{stage}'
-            self.add_module(name, MODELS.build(cfg))
+            self.add_ms_module(name, self.feature_info[stage]['num_chs'], self.num_segments,
+                               ms_cfg)
             target = self.model.get_submodule(self.feature_info[stage]['module'])
             target.register_forward_hook(functools.partial(self._ms_hook, name))
 
@@ -238,19 +224,13 @@ class TimmTSM_MS(BaseModule):
                              'shift; pass shift=False.')
         return names
 
-    def ms_modules(self) -> List[Tuple[str, nn.Module]]:
-        """``(name, module)`` of each MS module, in stage order."""
-        return [(f'ms_stage{i}', getattr(self, f'ms_stage{i}')) for i in self.ms_stages]
-
     # ------------------------------------------------------------ weights
     def init_weights(self) -> None:
         """Load ``pretrained`` into the timm model (if set); init the MS modules.
 
         Without ``pretrained`` the timm model keeps the init timm gave it.
         """
-        for _, module in self.ms_modules():
-            if hasattr(module, 'init_weights'):
-                module.init_weights()
+        self.init_ms_weights()
         if self.pretrained:
             self.load_pretrained(self.pretrained)
 
@@ -353,4 +333,5 @@ class TimmTSM_MS(BaseModule):
             for m in self.modules():
                 if isinstance(m, _BatchNorm):
                     m.eval()
+        self.set_ms_norms_mode(mode, self.norm_eval)
         return self

@@ -1,13 +1,13 @@
 """``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50."""
 import copy
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmaction.models.recognizers.recognizer2d import Recognizer2D
 from mmaction.registry import MODELS
 from mmaction.utils import OptConfigType, SampleList
 
-from ..motion_squeeze import MotionSqueeze
+from ..motion_squeeze import capture_motion
 
 __all__ = ['MSNet']
 
@@ -131,12 +131,6 @@ class MSNet(Recognizer2D):
                     'only; MSNet copies it to the head.')
         return head
 
-    def motion_squeeze_modules(self) -> Dict[str, MotionSqueeze]:
-        """The model's MotionSqueeze modules by name (e.g.
-        ``'backbone.ms_layer2'``)."""
-        return {name: module for name, module in self.named_modules()
-                if isinstance(module, MotionSqueeze)}
-
     def predict_motion(self, inputs: torch.Tensor, data_samples: SampleList
                        ) -> Tuple[SampleList, Dict[str, torch.Tensor]]:
         """Predict, and hand back the motion maps of every MS module.
@@ -150,33 +144,9 @@ class MSNet(Recognizer2D):
             tuple: The predictions (as :meth:`predict`), and a dict from
             module name to its motion map ``[B*views*T, 3, H', W']``
             (dx, dy, confidence) on the CPU, in the order of the frames of
-            ``inputs``; dx, dy in ``[-1, 1]`` (units of the module's
-            ``max_displacement`` cells, +x right, +y down). Runs without
-            gradients.
+            ``inputs`` (see :func:`~ms_plugin.models.capture_motion`). Runs
+            without gradients.
         """
-        modules = self.motion_squeeze_modules()
-        if not modules:
-            raise RuntimeError('predict_motion needs MotionSqueeze modules; this model has none '
-                               '(check backbone.ms_stages).')
-        maps: Dict[str, List[torch.Tensor]] = {name: [] for name in modules}
-        kept = {name: module.keep_motion for name, module in modules.items()}
-        # A hook per forward, not last_motion at the end: with
-        # test_cfg.max_testing_views the views go through in several chunks.
-        handles = [
-            module.register_forward_hook(
-                lambda mod, args, out, name=name: maps[name].append(mod.last_motion.cpu()))
-            for name, module in modules.items()
-        ]
-        try:
-            for module in modules.values():
-                module.keep_motion = True
-            with torch.no_grad():
-                predictions = self.predict(inputs, data_samples)
-        finally:
-            for handle in handles:
-                handle.remove()
-            for name, module in modules.items():
-                module.keep_motion = kept[name]
-                if not kept[name]:
-                    module.last_motion = None  # free what this call stored
-        return predictions, {name: torch.cat(chunks) for name, chunks in maps.items()}
+        with torch.no_grad(), capture_motion(self) as motion:
+            predictions = self.predict(inputs, data_samples)
+        return predictions, {name: torch.cat(maps).cpu() for name, maps in motion.items()}
