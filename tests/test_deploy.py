@@ -36,7 +36,8 @@ MMLogger.get_current_instance().setLevel(logging.WARNING)
 
 
 def _frames(batch, shape, seed=0):
-    return torch.rand((batch, ) + tuple(shape), generator=torch.Generator().manual_seed(seed)) * 255
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand((batch, ) + tuple(shape), generator=generator) * 255
 
 
 def _tiny_model(**cfg_options):
@@ -86,8 +87,8 @@ def test_exportable_recognizer_tsn_head_equals_test_step():
     with pytest.warns(RandomWeightsWarning):
         model, _ = build_recognizer(str(REPO / 'configs/synthetic/tsn_r18_synthetic.py'))
     frames = _frames(2, (16, 3, 32, 32))
-    torch.testing.assert_close(ExportableRecognizer(model)(frames), reference_scores(model, frames),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ExportableRecognizer(model)(frames),
+                               reference_scores(model, frames), rtol=1e-5, atol=1e-6)
 
 
 def test_exportable_recognizer_stays_in_eval_mode():

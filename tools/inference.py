@@ -70,9 +70,10 @@ def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional
 
 def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video: str,
                 threads: Optional[int]) -> np.ndarray:
-    import ms_plugin  # noqa: F401  (registers the plugin and the compat fixes)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+
+    # (importing ms_plugin registers the plugin and applies the compat fixes)
     from ms_plugin.deployment import (config_test_pipeline, onnx_input_shape, ort_session,
                                       pipeline_frames, run_onnx)
     cfg = Config.fromfile(config)
@@ -96,6 +97,7 @@ def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     from mmengine.logging import MMLogger
+
     from ms_plugin.deployment import VideoError
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.top_k < 1:

@@ -7,8 +7,8 @@ See ``docs/deploy.md``, ``tools/deployment/export_onnx.py`` and
 from .build import RandomWeightsWarning, build_recognizer
 from .onnx_export import (dynamo_supported, export_onnx, max_relative_error, onnx_input_shape,
                           ort_session, run_onnx)
-from .recognizer import (ExportableRecognizer, config_test_pipeline, load_weights, reference_scores,
-                         views_and_size)
+from .recognizer import (ExportableRecognizer, config_test_pipeline, load_weights,
+                         reference_scores, views_and_size)
 from .video import VideoError, pipeline_frames, read_frame_folder
 
 __all__ = [

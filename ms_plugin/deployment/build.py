@@ -41,7 +41,7 @@ def build_recognizer(config: str,
             lists the missing and unexpected keys).
         SystemExit: If the checkpoint cannot be read.
     """
-    import ms_plugin  # noqa: F401  (compat fixes and registration, before the build)
+    # ms_plugin (this package's parent) is imported already: compat fixes, registration.
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
 

@@ -155,7 +155,8 @@ def views_and_size(pipeline: Sequence[Dict]) -> Tuple[int, Optional[Tuple[int, i
         crops *= _CROPS_PER_TRANSFORM.get(kind, 1)
         if kind in _SINGLE_CROP_TRANSFORMS:
             crop = step.get('crop_size')
-            size = (crop, crop) if isinstance(crop, int) else (crop[1], crop[0])  # (w, h) -> (h, w)
+            # crop_size is an int or (w, h); size is (h, w)
+            size = (crop, crop) if isinstance(crop, int) else (crop[1], crop[0])
         elif kind == 'Resize' and size is not None:
             size = None  # a resize after the crop: the size depends on it again
         if kind == 'Resize' and not step.get('keep_ratio', True):

@@ -76,9 +76,9 @@ def sample_shape(cfg, shape: Optional[List[int]]) -> Tuple[int, int, int]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     from mmengine.logging import MMLogger
+
     from ms_plugin.deployment import (ExportableRecognizer, build_recognizer, export_onnx,
-                                      max_relative_error, ort_session, reference_scores,
-                                      run_onnx)
+                                      max_relative_error, ort_session, reference_scores, run_onnx)
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter('always')  # the random-weights warning is shown every time
