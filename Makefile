@@ -1,22 +1,29 @@
 # Entry points: `make demo` (the synthetic-data quick start) and `make test`.
 # Both build .venv/ from requirements/pinned.txt on first use.
+# `make test-oldest` / `make test-newest` test the oldest and the newest
+# supported stacks, each in its own environment under .venvs/ (built on first
+# use); `make test-all` runs the three, as CI does.
 SHELL := /bin/bash
 PYTHON ?= python3
+# Interpreters of the other stacks (pyenv's, when there).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PYTHON_OLDEST ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.8*/bin/python3.8) python3.8)
+PYTHON_NEWEST ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) python3.13)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.ms_plugin-installed
-export PATH := $(VENV)/bin:$(PATH)
+PIP_FLAGS := --quiet --disable-pip-version-check
 # CPU threads for the demo and the tests; the machines here have 2 cores.
 export OMP_NUM_THREADS ?= 2
 export PYTHONWARNINGS ?= ignore::UserWarning,ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv test demo clean-venv
+.PHONY: venv test demo test-oldest test-newest test-all clean-venv
 
 venv: $(STAMP)
 
 $(STAMP): requirements/pinned.txt setup.cfg pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/pinned.txt
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/pinned.txt
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	@touch $@
 
 test: $(STAMP)
@@ -25,5 +32,26 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/python tools/demo.py
 
+# The oldest stack: Python 3.8, torch 2.1.2 (requirements/oldest.txt).
+.venvs/oldest/.installed: requirements/oldest.txt setup.cfg pyproject.toml
+	@test -x .venvs/oldest/bin/python || $(PYTHON_OLDEST) -m venv .venvs/oldest
+	.venvs/oldest/bin/python -m pip install $(PIP_FLAGS) -r requirements/oldest.txt
+	.venvs/oldest/bin/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	@touch $@
+
+# The newest stack: Python 3.13, `pip install -e .[lite,tests]`, nothing pinned.
+.venvs/newest/.installed: requirements/newest.txt setup.cfg pyproject.toml
+	@test -x .venvs/newest/bin/python || $(PYTHON_NEWEST) -m venv .venvs/newest
+	.venvs/newest/bin/python -m pip install $(PIP_FLAGS) --upgrade -r requirements/newest.txt
+	@touch $@
+
+test-oldest: .venvs/oldest/.installed
+	.venvs/oldest/bin/python -m pytest tests
+
+test-newest: .venvs/newest/.installed
+	.venvs/newest/bin/python -m pytest tests
+
+test-all: test test-oldest test-newest
+
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venvs

@@ -7,6 +7,7 @@ in ``HOOKS`` and its transforms in ``TRANSFORMS``.
 """
 from . import compat
 
+compat.check_versions()
 compat.apply_all()
 
 from . import models, ops  # noqa: E402,F401  (registration needs the fixes first)

@@ -1,7 +1,17 @@
-"""Fixes for defects of the pinned OpenMMLab stack, applied on ``import ms_plugin``.
+"""Version checks and fixes for the OpenMMLab stacks, applied on ``import ms_plugin``.
 
-Each fix is guarded: it does nothing where the installed package is already
-correct, and :func:`apply_all` is idempotent.
+This module is the one place that knows how the supported stacks differ
+(torch 2.1.2 to 2.14, Python 3.8 to 3.13; see README "Install").
+:func:`check_versions` refuses, in one line, a torch or mmcv outside the
+tested range before anything else is imported. Each fix below is guarded: it
+does nothing where the installed package is already correct, and
+:func:`apply_all` is idempotent.
+
+0. Where the stacks differ for the plugin's own code: ``torch.load`` reads
+   ``weights_only=True`` by default from torch 2.6 (fix 2), and
+   ``torch.serialization.add_safe_globals`` exists from torch 2.4 only, so
+   older torch cannot allow-list anything for the safe unpickler: there
+   :func:`load_weights_only_kwargs` names what to pass.
 
 1. ``mmaction2`` 1.2.0's wheel lacks ``mmaction/models/localizers/drn`` while
    ``mmaction/models/localizers/__init__.py`` imports it, so ``import
@@ -24,8 +34,12 @@ from typing import List
 
 import torch
 
-__all__ = ['apply_all', 'patch_missing_drn', 'allow_mmengine_checkpoints',
-           'mmengine_checkpoint_safe_globals']
+__all__ = ['apply_all', 'check_versions', 'patch_missing_drn', 'allow_mmengine_checkpoints',
+           'mmengine_checkpoint_safe_globals', 'TORCH_RANGE', 'MMCV_RANGE']
+
+# The tested ranges, [lowest, first excluded) as in setup.cfg.
+TORCH_RANGE = ('2.1.2', '2.15')
+MMCV_RANGE = ('2.0.0rc4', '2.2.0')
 
 _DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
 _DRN_MESSAGE = (
@@ -36,11 +50,71 @@ _DRN_MESSAGE = (
 
 
 def _version_tuple(version: str) -> tuple:
+    """``'2.1.2+cu121'`` -> (2, 1, 2); a pre-release (``2.0.0rc4``) sorts before its release."""
     parts = []
+    pre = 0
     for piece in version.split('+')[0].split('.')[:3]:
-        digits = ''.join(ch for ch in piece if ch.isdigit())
+        digits = ''
+        for ch in piece:
+            if not ch.isdigit():
+                pre = -1  # 'rc', 'a', 'b', 'dev': before the release
+                break
+            digits += ch
         parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    parts += [0] * (3 - len(parts))
+    return tuple(parts) + (pre, )
+
+
+def _range_text(package: str, bounds: tuple) -> str:
+    return f"'{package}>={bounds[0]},<{bounds[1]}'"
+
+
+def check_versions(torch_version: str = None, mmcv_version: str = None) -> None:
+    """Refuse, in one line, a torch older than the tested range or an mmcv mmaction2 rejects.
+
+    A torch newer than the tested range only gets a warning: it has not been
+    tested, but nothing is known to break.
+
+    Args:
+        torch_version (str, optional): Defaults to the installed one.
+        mmcv_version (str, optional): Defaults to the installed one (mmcv
+            or mmcv-lite; not checked if neither is installed).
+
+    Raises:
+        ImportError: With the installed version and the supported range.
+    """
+    torch_version = torch_version or torch.__version__
+    if _version_tuple(torch_version) < _version_tuple(TORCH_RANGE[0]):
+        raise ImportError(
+            f'ms_plugin needs torch {TORCH_RANGE[0]} or newer (tested: '
+            f'{_range_text("torch", TORCH_RANGE)}), but torch {torch_version} is installed; '
+            f'install a supported one, e.g. pip install {_range_text("torch", TORCH_RANGE)}.')
+    if _version_tuple(torch_version) >= _version_tuple(TORCH_RANGE[1]):
+        import warnings
+        warnings.warn(f'ms_plugin is tested with {_range_text("torch", TORCH_RANGE)}; torch '
+                      f'{torch_version} is newer and untested.', stacklevel=2)
+    if mmcv_version is None and importlib.util.find_spec('mmcv') is not None:
+        import mmcv
+        mmcv_version = mmcv.__version__
+    if mmcv_version is not None and not (
+            _version_tuple(MMCV_RANGE[0]) <= _version_tuple(mmcv_version)
+            < _version_tuple(MMCV_RANGE[1])):
+        raise ImportError(
+            f'mmaction2 1.2 (and so ms_plugin) needs {_range_text("mmcv", MMCV_RANGE)}, but '
+            f'mmcv {mmcv_version} is installed; install mmcv-lite==2.1.0 (CPU, no compiled '
+            'ops) or a full mmcv 2.1.x build for your torch and CUDA.')
+
+
+def load_weights_only_kwargs() -> dict:
+    """Keyword arguments of ``torch.load`` that read an MMEngine checkpoint safely.
+
+    torch >= 2.4 has ``add_safe_globals``, so :func:`allow_mmengine_checkpoints`
+    can let ``weights_only=True`` read what MMEngine pickles; older torch has
+    no allow-list, and its safe unpickler refuses numpy arrays and
+    HistoryBuffers: there, MMEngine checkpoints can only be read with
+    ``weights_only=False``, which is what torch < 2.6 does by default.
+    """
+    return dict(weights_only=hasattr(torch.serialization, 'add_safe_globals'))
 
 
 def _drn_is_missing() -> bool:
@@ -130,9 +204,9 @@ def mmengine_checkpoint_safe_globals() -> List[object]:
 
 def _mmengine_needs_safe_globals() -> bool:
     import mmengine
-    torch_needs = _version_tuple(torch.__version__) >= (2, 6, 0)
+    torch_needs = _version_tuple(torch.__version__) >= _version_tuple('2.6.0')
     # Fixed upstream after 0.10.7 (open-mmlab/mmengine#1670): load with weights_only=False.
-    mmengine_broken = _version_tuple(mmengine.__version__) <= (0, 10, 7)
+    mmengine_broken = _version_tuple(mmengine.__version__) <= _version_tuple('0.10.7')
     return torch_needs and mmengine_broken and hasattr(torch.serialization, 'add_safe_globals')
 
 

@@ -168,7 +168,7 @@ def _save(obj, path: Path) -> Path:
 def test_weights_only_still_refuses_other_classes(tmp_path):
     path = _save(dict(payload=NotAllowed(3)), tmp_path / 'custom.pth')
     with pytest.raises(pickle.UnpicklingError, match='NotAllowed'):
-        torch.load(path)
+        torch.load(path, weights_only=True)
     assert torch.load(path, weights_only=False)['payload'].value == 3
 
 
@@ -191,10 +191,56 @@ def test_limited_getattr_allows_history_buffer_statistics(tmp_path):
 def test_apply_all_twice_is_harmless(runner_checkpoint):
     from mmaction.registry import MODELS
     drn_before = MODELS.get('DRN')
-    safe_before = set(torch.serialization.get_safe_globals())
+    # torch < 2.4 has no allow-list (compat.load_weights_only_kwargs).
+    safe_globals = getattr(torch.serialization, 'get_safe_globals', list)
+    safe_before = set(safe_globals())
     first = compat.apply_all()
     second = compat.apply_all()
     assert first['drn'] is False and second['drn'] is False  # installed on import already
     assert MODELS.get('DRN') is drn_before
-    assert set(torch.serialization.get_safe_globals()) == safe_before
+    assert set(safe_globals()) == safe_before
     assert _load_checkpoint(str(runner_checkpoint), map_location='cpu')['meta']['epoch'] == 1
+
+
+# ------------------------------------------------------------ (e) versions
+@pytest.mark.parametrize('torch_version, mmcv_version, match', [
+    ('2.0.1', '2.1.0', r"torch 2\.0\.1 is installed.*'torch>=2\.1\.2,<2\.15'"),
+    ('1.13.1+cu117', '2.1.0', r'torch 1\.13\.1\+cu117 is installed'),
+    ('2.1.2', '2.2.0', r"mmcv 2\.2\.0 is installed.*'mmcv>=2\.0\.0rc4,<2\.2\.0'"),
+    ('2.1.2', '1.7.2', r'mmcv 1\.7\.2 is installed'),
+])
+def test_unsupported_versions_are_refused_in_one_line(torch_version, mmcv_version, match):
+    with pytest.raises(ImportError, match=match) as error:
+        compat.check_versions(torch_version, mmcv_version)
+    assert '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('torch_version, mmcv_version', [
+    ('2.1.2+cu121', '2.1.0'), ('2.14.1', '2.0.0rc4'), (torch.__version__, None)])
+def test_supported_versions_pass(torch_version, mmcv_version):
+    compat.check_versions(torch_version, mmcv_version)
+
+
+def test_newer_torch_only_warns():
+    with pytest.warns(UserWarning, match='untested'):
+        compat.check_versions('2.15.0', '2.1.0')
+
+
+def test_import_fails_first_with_the_version_line():
+    # A real import with an old torch version: the error is ours, not one from
+    # deep inside mmaction or a forward pass.
+    code = ("import torch; torch.__version__ = '2.0.1'\n"
+            'try:\n    import ms_plugin\nexcept ImportError as e:\n    print(e)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=300).stdout
+    assert out.startswith('ms_plugin needs torch 2.1.2 or newer'), out
+
+
+def test_setup_cfg_states_the_tested_torch_range():
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).parents[1] / 'setup.cfg')
+    requires = cfg['options']['install_requires']
+    assert f'torch>={compat.TORCH_RANGE[0]},<{compat.TORCH_RANGE[1]}' in requires
+    lite = cfg['options.extras_require']['lite']
+    assert lite.startswith('mmcv-lite>=')

@@ -8,7 +8,8 @@ from mmaction.registry import MODELS
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
-from ..ops import SOFT_ARGMAX_MODES, kernel_soft_argmax, l2_normalize, local_correlation
+from ..ops import (SOFT_ARGMAX_MODES, accumulation_dtype, kernel_soft_argmax, l2_normalize,
+                   local_correlation)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -170,7 +171,7 @@ class MotionSqueeze(BaseModule):
         nt, c, h, w = feat.shape
         with torch.autocast(device_type=feat.device.type, enabled=False):
             # Matching runs in float32 under autocast: temperature * corr needs the precision.
-            feat = l2_normalize(feat.to(torch.promote_types(feat.dtype, torch.float32)))
+            feat = l2_normalize(feat.to(accumulation_dtype(feat.dtype)))
         feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
         src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
         tgt = feat[:, 1:].reshape(-1, c, h, w)

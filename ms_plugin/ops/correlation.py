@@ -17,7 +17,16 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ['l2_normalize', 'local_correlation', 'naive_local_correlation',
-           'displacement_grid']
+           'displacement_grid', 'accumulation_dtype']
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 for float64 inputs, else float32: half-precision sums lose too much.
+
+    A plain comparison rather than ``torch.promote_types``, which
+    ``torch.compile`` cannot trace on torch 2.1.
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def l2_normalize(x: torch.Tensor, dim: int = 1, eps: float = 1e-6) -> torch.Tensor:
@@ -100,7 +109,7 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
     n, c, h, w = f1.shape
     d = max_displacement
     p = 2 * d + 1
-    acc = torch.promote_types(f1.dtype, torch.float32)
+    acc = accumulation_dtype(f1.dtype)
     with torch.autocast(device_type=f1.device.type, enabled=False):
         # Rows first, so that the rows dy..dy+H-1 of every map form one
         # contiguous block that needs no copy for the matrix product.

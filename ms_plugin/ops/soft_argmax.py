@@ -4,7 +4,7 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-from .correlation import displacement_grid
+from .correlation import accumulation_dtype, displacement_grid
 
 __all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
 
@@ -54,7 +54,7 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
     if d == 0:  # one displacement only: it is zero
         zeros = corr.new_zeros((corr.shape[0], 2) + corr.shape[2:])
         return zeros, corr.clone()
-    acc = torch.promote_types(corr.dtype, torch.float32)
+    acc = accumulation_dtype(corr.dtype)
     with torch.autocast(device_type=corr.device.type, enabled=False):
         # [N, K, H, W] -> [N, H, W, K]: a free view for local_correlation's output.
         scores = corr.permute(0, 2, 3, 1).to(acc)
