@@ -206,7 +206,7 @@ def test_apply_all_twice_is_harmless(runner_checkpoint):
 @pytest.mark.parametrize('torch_version, mmcv_version, match', [
     ('2.0.1', '2.1.0', r"torch 2\.0\.1 is installed.*'torch>=2\.1\.2,<2\.15'"),
     ('1.13.1+cu117', '2.1.0', r'torch 1\.13\.1\+cu117 is installed'),
-    ('2.1.2', '2.2.0', r"mmcv 2\.2\.0 is installed.*'mmcv>=2\.0\.0rc4,<2\.2\.0'"),
+    ('2.1.2', '2.2.0', r"needs 'mmcv>=2\.0\.0rc4,<2\.2\.0', but mmcv 2\.2\.0 is installed"),
     ('2.1.2', '1.7.2', r'mmcv 1\.7\.2 is installed'),
 ])
 def test_unsupported_versions_are_refused_in_one_line(torch_version, mmcv_version, match):
