@@ -4,5 +4,5 @@ from .correlation import (accumulation_dtype, displacement_grid, l2_normalize, l
 from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
 from .temporal_shift import temporal_shift
 
-__all__ = ['accumulation_dtype', 'displacement_grid', 'l2_normalize', 'local_correlation', 'naive_local_correlation',
-           'kernel_soft_argmax', 'SOFT_ARGMAX_MODES', 'temporal_shift']
+__all__ = ['accumulation_dtype', 'displacement_grid', 'l2_normalize', 'local_correlation',
+           'naive_local_correlation', 'kernel_soft_argmax', 'SOFT_ARGMAX_MODES', 'temporal_shift']
