@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 import pytest
 
+from ms_plugin.utils.video import write_video
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIGS = REPO_ROOT / 'tests' / 'configs'
 VENV_BIN = Path(sys.executable).parent
@@ -64,14 +66,8 @@ def write_clip_frames(label: int, num_frames: int = 8, size: tuple = (56, 40),
 
 
 def write_mp4(path: Path, frames: List[np.ndarray], fps: int = 8) -> None:
-    """Write BGR frames to an mp4 file (mp4v codec)."""
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f'OpenCV cannot write mp4v video to {path}')
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+    """Write BGR frames to an mp4 file (mp4v codec), with the package's writer."""
+    write_video(str(path), frames, fps=fps, channel_order='bgr')
 
 
 def write_tiny_dataset(root: Path, clips_per_class: int = 2, num_frames: int = 8,

@@ -20,6 +20,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from ms_plugin.utils.video import write_video
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 # Shared pieces (`_base_/` folders, `_*.py` files) are not configs of their own.
 CONFIGS = sorted(
@@ -120,12 +122,7 @@ def generated_data(tmp_path_factory) -> Path:
     for t, frame in enumerate(frames, start=1):  # RawframeDataset starts at 1
         cv2.imwrite(str(frame_dir / f'{t:05}.jpg'), frame)
     (root / 'videos').mkdir()
-    writer = cv2.VideoWriter(str(root / 'videos' / 'clip0.mp4'),
-                             cv2.VideoWriter_fourcc(*'mp4v'), 8, FRAME_SIZE)
-    assert writer.isOpened(), 'OpenCV cannot write mp4v here'
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+    write_video(str(root / 'videos' / 'clip0.mp4'), frames, channel_order='bgr')
     return root
 
 

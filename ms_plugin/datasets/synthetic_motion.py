@@ -28,6 +28,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..utils.video import write_video
+
 CLASSES: Tuple[str, ...] = (
     'staying still',
     'moving left',
@@ -286,20 +288,6 @@ def split_labels(seed: int, split: str, num_videos: int,
     labels = np.arange(num_videos) % num_classes
     rng = np.random.default_rng([seed, SPLIT_IDS[split], 10**6])
     return rng.permutation(labels)
-
-
-def write_video(path: str, frames: np.ndarray, fps: int = 8) -> None:
-    """Write RGB frames [T, H, W, 3] as an mp4 (MPEG-4 Part 2) file."""
-    import cv2
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                             (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f'OpenCV cannot write mp4 files ({path}); install '
-                           f'an opencv-python build with FFmpeg.')
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[..., ::-1]))  # RGB -> BGR
-    writer.release()
 
 
 def write_rawframes(folder: str, frames: np.ndarray,

@@ -422,19 +422,12 @@ def write_images(path: str, images: Union[np.ndarray, Sequence[np.ndarray]], fps
         frames[0].save(path, save_all=True, append_images=frames[1:],
                        duration=int(round(1000 / fps)), loop=0)
     elif suffix in ('.mp4', '.avi'):
-        import cv2
+        from ms_plugin.utils.video import write_video
 
         # Many codecs need even frame sizes: pad with white.
-        images = [np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)),
-                         constant_values=255) for image in images]
-        height, width = images[0].shape[:2]
-        fourcc = cv2.VideoWriter_fourcc(*('mp4v' if suffix == '.mp4' else 'MJPG'))
-        writer = cv2.VideoWriter(path, fourcc, fps, (width, height))
-        if not writer.isOpened():
-            raise RuntimeError(f'OpenCV cannot write {suffix} files here; write a .gif instead')
-        for image in images:
-            writer.write(np.ascontiguousarray(image[..., ::-1]))  # RGB -> BGR
-        writer.release()
+        write_video(path, [np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2),
+                                          (0, 0)), constant_values=255) for image in images],
+                    fps=fps)
     else:
         raise ValueError(f'unknown output type {suffix!r} for {path}: use one of '
                          f'{IMAGE_SUFFIXES + ANIMATION_SUFFIXES}')
