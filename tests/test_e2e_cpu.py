@@ -9,6 +9,7 @@ The chain (each step a subprocess, as a user would type it):
 Steps 2-4 load MMEngine checkpoints with torch >= 2.6, which needs ms_plugin.compat.
 """
 import pickle
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,12 @@ def test_mim_train_writes_checkpoint_and_validation_metrics(first_run):
     assert [r['iter'] for r in train] == list(range(1, ITERS_PER_EPOCH + 1))
     assert {r['epoch'] for r in train} == {1}
     val = _val_records(run_dir)
-    assert len(val) == 1 and 0.0 <= val[0]['acc/top1'] <= 1.0
+    assert len(val) == 1
+    # One validation clip per class: a whole number of the 3 clips is right, and the mean
+    # of the per-class accuracies equals the overall accuracy.
+    correct = val[0]['acc/top1'] * NUM_VAL_CLIPS
+    assert correct == pytest.approx(round(correct), abs=1e-3)
+    assert val[0]['acc/mean1'] == pytest.approx(val[0]['acc/top1'], abs=1e-3)
 
 
 def test_resume_continues_from_the_saved_epoch(first_run, resumed_run):
@@ -92,12 +98,19 @@ def test_resume_continues_from_the_saved_epoch(first_run, resumed_run):
 def test_mim_test_on_rawframes(resumed_run, tiny_data, tmp_path):
     checkpoint = resumed_run[0] / 'epoch_2.pth'
     work_dir = tmp_path / 'test_rawframes'
+    dump = tmp_path / 'rawframe_predictions.pkl'
     run_tool([VENV_BIN / 'mim', 'test', 'mmaction', RAWFRAME_CFG, '--checkpoint', checkpoint,
-              '--gpus', '0', '--work-dir', work_dir], subprocess_env(tiny_data), cwd=tmp_path)
+              '--gpus', '0', '--work-dir', work_dir, '--dump', dump],
+             subprocess_env(tiny_data), cwd=tmp_path)
     run_dir = latest_run_dir(work_dir)
     metrics = read_json_lines(run_dir / f'{run_dir.name}.json')[-1]
-    assert 0.0 <= metrics['acc/top1'] <= 1.0
-    assert 0.0 <= metrics['acc/mean1'] <= 1.0
+    with open(dump, 'rb') as file:
+        predictions = pickle.load(file)
+    # The metric is that of the predictions, over every test clip, each once.
+    assert sorted(int(p['gt_label']) for p in predictions) == list(range(NUM_VAL_CLIPS))
+    hits = [int(p['pred_score'].argmax()) == int(p['gt_label']) for p in predictions]
+    assert metrics['acc/top1'] == pytest.approx(sum(hits) / NUM_VAL_CLIPS, abs=1e-4)
+    assert metrics['acc/mean1'] == pytest.approx(metrics['acc/top1'], abs=1e-4)  # 1 clip/class
 
 
 def test_tools_test_loads_checkpoint_and_dumps_predictions(resumed_run, tiny_data, tmp_path):
@@ -117,6 +130,44 @@ def test_tools_test_loads_checkpoint_and_dumps_predictions(resumed_run, tiny_dat
         # average_clips='prob': the 2 clips x 3 crops are averaged into one distribution.
         assert tuple(scores.shape) == (3, )
         assert float(scores.sum()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_tools_test_with_another_models_checkpoint_lists_the_keys(resumed_run, tiny_data,
+                                                                  tmp_path):
+    """Testing a checkpoint that does not fit the config's model stops before any metric."""
+    checkpoint = torch.load(resumed_run[0] / 'epoch_2.pth', map_location='cpu',
+                            weights_only=False)
+    state = checkpoint['state_dict']
+    dropped = sorted(key for key in state if key.startswith('backbone.ms_layer'))[0]
+    state.pop(dropped)
+    state['cls_head.extra.weight'] = torch.zeros(2)
+    other = tmp_path / 'other_model.pth'
+    torch.save(checkpoint, other)
+    proc = subprocess.run(
+        [str(VENV_BIN / 'python'), str(REPO_ROOT / 'tools' / 'test.py'), str(VIDEO_CFG),
+         str(other), '--work-dir', str(tmp_path / 'test')], env=subprocess_env(tiny_data),
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f'checkpoint {other} does not match the model of the config' in proc.stderr
+    assert f'missing keys (1): {dropped}' in proc.stderr
+    assert 'unexpected keys (1): cls_head.extra.weight' in proc.stderr
+    assert 'acc/top1' not in proc.stdout and 'Traceback' not in proc.stderr
+
+
+def test_train_resume_from_a_truncated_checkpoint_is_one_clear_error(resumed_run, tiny_data,
+                                                                     tmp_path):
+    data = (resumed_run[0] / 'epoch_2.pth').read_bytes()
+    damaged = tmp_path / 'epoch_2.pth'
+    damaged.write_bytes(data[:len(data) // 3])
+    proc = subprocess.run(
+        [str(VENV_BIN / 'python'), str(REPO_ROOT / 'tools' / 'train.py'), str(VIDEO_CFG),
+         '--work-dir', str(tmp_path / 'work'), '--resume', str(damaged)],
+        env=subprocess_env(tiny_data), cwd=str(tmp_path), capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f'error: cannot resume: checkpoint {damaged}: truncated or corrupt')
+    assert 'Traceback' not in proc.stderr
 
 
 # ------------------------------------------------ tools/train.py and test.py arguments

@@ -32,18 +32,23 @@ class CheckpointError(RuntimeError):
         self.problem = problem
 
 
+def _detail(err: Exception) -> str:
+    """The informative part of a loading error (torch wraps it in boilerplate)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if lines and lines[0].startswith('Weights only load failed'):
+        lines = [line for line in lines[1:] if not line.startswith('Check the documentation')]
+    return f'{type(err).__name__}: {lines[0] if lines else "no message"}'
+
+
 def _why_unreadable(err: Exception) -> str:
     text = str(err)
-    if 'zip archive' in text or 'central directory' in text or isinstance(err, EOFError):
-        return ('truncated or corrupt: not a complete torch checkpoint '
-                f'({type(err).__name__}: {text.splitlines()[0] if text else ""})')
-    if 'weights_only' in text or 'Unsupported global' in text:
+    if 'GLOBAL' in text or 'Unsupported global' in text:
         return ('refused by the safe unpickler (torch.load(weights_only=True)): it holds '
                 'objects that an MMEngine checkpoint does not. Load it with '
-                'weights_only=False only if you trust the file. Detail: '
-                + text.splitlines()[0])
-    first = text.splitlines()[0] if text else ''
-    return f'unreadable ({type(err).__name__}: {first})'
+                f'weights_only=False only if you trust the file. ({_detail(err)})')
+    if 'zip archive' in text or 'central directory' in text or isinstance(err, EOFError):
+        return f'truncated or corrupt: not a complete torch checkpoint ({_detail(err)})'
+    return f'unreadable: not a torch checkpoint, or a damaged one ({_detail(err)})'
 
 
 def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:

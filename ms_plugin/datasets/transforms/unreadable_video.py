@@ -16,6 +16,7 @@ small ledger file that :class:`~ms_plugin.engine.UnreadableVideoHook` reads in
 the main process to log the count every epoch.
 """
 import atexit
+import logging
 import os
 import tempfile
 from typing import Dict, List, Optional, Sequence
@@ -105,7 +106,7 @@ class UnreadableVideoGuard(BaseTransform):
             return self.read(results)
         except UnreadableVideoError as err:
             print_log(f'skipping an unreadable video: {err}', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
             with open(self.ledger, 'a') as ledger:
                 ledger.write(sample_source(results).replace('\n', ' ') + '\n')
             return None

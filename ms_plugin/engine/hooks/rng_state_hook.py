@@ -31,6 +31,7 @@ iteration checkpoint restarts that epoch from its first batch; an
 iteration-based loop with ``num_workers=0`` draws from the restored streams
 while MMEngine skips the batches already trained.
 """
+import logging
 import random
 from typing import Dict, List, Optional
 
@@ -151,7 +152,7 @@ class RNGStateHook(Hook):
             print_log(
                 'RNGStateHook: the checkpoint holds no random states (written without this '
                 'hook); the resumed run draws other random numbers than the original one.',
-                logger='current', level='WARNING')
+                logger='current', level=logging.WARNING)
 
     def before_train(self, runner) -> None:
         self._warn_about_persistent_workers(runner)
@@ -166,14 +167,14 @@ class RNGStateHook(Hook):
                 f'RNGStateHook: the checkpoint holds random states of {len(states)} '
                 f'process(es), this run has {world_size}; each rank takes '
                 f'state {rank % len(states)}. The run is not an exact continuation.',
-                logger='current', level='WARNING')
+                logger='current', level=logging.WARNING)
         if not loaded.get('at_epoch_end', True) and isinstance(runner.train_loop,
                                                                EpochBasedTrainLoop):
             print_log(
                 f'RNGStateHook: the checkpoint was written at iteration {runner.iter}, inside '
                 'an epoch. MMEngine restarts that epoch from its first batch, so the batches '
                 'before the checkpoint are trained again: not an exact continuation.',
-                logger='current', level='WARNING')
+                logger='current', level=logging.WARNING)
         self._to_restore = states[rank % len(states)]
 
     def before_train_epoch(self, runner) -> None:
@@ -194,4 +195,4 @@ class RNGStateHook(Hook):
                 'streams live in the worker processes, which no checkpoint can read, so a '
                 'resumed run is not bit-identical to an uninterrupted one. Set '
                 'train_dataloader.persistent_workers=False for exact resumption.',
-                logger='current', level='WARNING')
+                logger='current', level=logging.WARNING)

@@ -3,6 +3,7 @@
 Works with the :class:`~ms_plugin.datasets.transforms.UnreadableVideoGuard`
 steps of the pipelines (see docs/fault_tolerance.md).
 """
+import logging
 from typing import Dict, Iterator, List, Optional
 
 from mmaction.registry import HOOKS
@@ -75,7 +76,7 @@ def leave_out_unreadable(dataset) -> List[str]:
             keep.append(index)
         except UnreadableVideoError as err:
             print_log(f'leaving out an unreadable video: {err}', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
             left_out.append(sample_source(info))
     if left_out and not keep:
         raise UnreadableVideoError(
@@ -167,7 +168,7 @@ class UnreadableVideoHook(Hook):
         runner.message_hub.update_scalar(SKIPPED_SCALAR, len(skipped))
         message = f'Epoch {runner.epoch + 1}: {len(skipped)} unreadable video(s) skipped'
         if skipped:
-            print_log(f'{message}: {_names(skipped)}', logger='current', level='WARNING')
+            print_log(f'{message}: {_names(skipped)}', logger='current', level=logging.WARNING)
         else:
             print_log(message, logger='current')
 
@@ -179,10 +180,10 @@ class UnreadableVideoHook(Hook):
         self._prepare(runner.test_loop.dataloader, 'test')
 
     def after_val_epoch(self, runner, metrics: Optional[Dict] = None) -> None:
-        self._report(runner.val_loop.dataloader.dataset, metrics)
+        self._report(runner, runner.val_loop.dataloader.dataset, metrics, 'val')
 
     def after_test_epoch(self, runner, metrics: Optional[Dict] = None) -> None:
-        self._report(runner.test_loop.dataloader.dataset, metrics)
+        self._report(runner, runner.test_loop.dataloader.dataset, metrics, 'test')
 
     def _prepare(self, dataloader, stage: str) -> None:
         dataset = dataloader.dataset
@@ -202,9 +203,15 @@ class UnreadableVideoHook(Hook):
         if left_out:
             _resize_sampler(dataloader.sampler, dataset)
             print_log(f'{stage}: {len(left_out)} unreadable video(s) left out: '
-                      f'{_names(left_out)}', logger='current', level='WARNING')
+                      f'{_names(left_out)}', logger='current', level=logging.WARNING)
         self._left_out[id(dataset)] = left_out
 
-    def _report(self, dataset, metrics: Optional[Dict]) -> None:
-        if metrics is not None and id(dataset) in self._left_out:
-            metrics[LEFT_OUT_KEY] = len(self._left_out[id(dataset)])
+    def _report(self, runner, dataset, metrics: Optional[Dict], stage: str) -> None:
+        if id(dataset) not in self._left_out:
+            return
+        count = len(self._left_out[id(dataset)])
+        if metrics is not None:  # what runner.val()/test() return
+            metrics[LEFT_OUT_KEY] = count
+        # LoggerHook prints the message hub's scalars (RuntimeInfoHook has already
+        # copied the metrics there), so the count goes there too, next to them.
+        runner.message_hub.update_scalar(f'{stage}/{LEFT_OUT_KEY}', count)
