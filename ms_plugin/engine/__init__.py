@@ -1,4 +1,4 @@
 """Runner extensions: hooks registered in ``mmaction.registry.HOOKS``."""
-from .hooks import RNGStateHook, UnreadableVideoHook
+from .hooks import FuseConvBNHook, RNGStateHook, UnreadableVideoHook
 
-__all__ = ['RNGStateHook', 'UnreadableVideoHook']
+__all__ = ['FuseConvBNHook', 'RNGStateHook', 'UnreadableVideoHook']

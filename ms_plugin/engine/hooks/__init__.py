@@ -1,5 +1,6 @@
 """Hooks that let training survive faults (see docs/fault_tolerance.md)."""
+from .fuse_conv_bn_hook import FuseConvBNHook
 from .rng_state_hook import RNGStateHook
 from .unreadable_video_hook import UnreadableVideoHook
 
-__all__ = ['RNGStateHook', 'UnreadableVideoHook']
+__all__ = ['FuseConvBNHook', 'RNGStateHook', 'UnreadableVideoHook']
