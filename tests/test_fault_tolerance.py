@@ -33,6 +33,29 @@ def _draws() -> tuple:
     return random.random(), float(np.random.rand()), float(torch.rand(1))
 
 
+# ------------------------------------------------------------- the configs here
+CONFIG_DIR = TEST_CONFIGS.parents[1] / 'configs'
+OWN_CONFIGS = sorted(path for path in CONFIG_DIR.rglob('*.py')
+                     if '_base_' not in path.parts and 'examples' not in path.parts
+                     and not path.name.startswith('_'))
+READERS = ('DecordInit', 'DecordDecode', 'RawFrameDecode')
+
+
+@pytest.mark.parametrize('path', OWN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIG_DIR)))
+def test_configs_enable_the_fault_tolerance_hooks_and_guards(path):
+    cfg = Config.fromfile(str(path))
+    hooks = {hook['type']: hook for hook in cfg.custom_hooks}
+    assert 'RNGStateHook' in hooks
+    assert hooks['UnreadableVideoHook']['train_on_error'] == 'skip'
+    assert hooks['UnreadableVideoHook']['test_on_error'] == 'raise'
+    for split in ('train', 'val', 'test'):
+        steps = cfg[f'{split}_dataloader'].dataset.pipeline
+        readers = [step for step in steps if step['type'] in READERS]
+        guarded = [step for step in steps if step['type'] == 'UnreadableVideoGuard']
+        assert not readers, f'{split}: {readers} outside an UnreadableVideoGuard'
+        assert guarded and all(step['transforms'][0]['type'] in READERS for step in guarded)
+
+
 # ------------------------------------------------------------------ random streams
 def test_rng_state_round_trip_through_a_safe_checkpoint(tmp_path):
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
