@@ -210,7 +210,8 @@ def test_16_frame_configs_change_only_the_frame_count():
         for split in ('train', 'val', 'test'):
             pipe8 = cfg8[f'{split}_dataloader'].dataset.pipeline
             pipe16 = cfg16[f'{split}_dataloader'].dataset.pipeline
-            for step8, step16 in zip(pipe8, pipe16, strict=True):
+            assert len(pipe8) == len(pipe16)
+            for step8, step16 in zip(pipe8, pipe16):
                 if step8['type'] in SAMPLERS:
                     assert step16 == dict(step8, num_clips=16)
                 else:

@@ -220,7 +220,12 @@ def test_benchmark_ms_prints_shares_and_parts():
     parts = re.search(r'parts \(eval, no grad\): reduce ([\d.]+) ms, correlation ([\d.]+) ms, '
                       r'soft_argmax ([\d.]+) ms, transform ([\d.]+) ms', out)
     assert parts and all(float(v) > 0 for v in parts.groups()), out
-    assert re.search(r'stacked matmul [\d.]+ ms, naive shift-and-multiply loop [\d.]+ ms', out)
+    assert re.search(r'row matmuls [\d.]+ ms, naive shift-and-multiply loop [\d.]+ ms', out)
+    fused = re.search(r'after fuse_conv_bn .*: TSM-R18 ([\d.]+) ms, TSM\+MS-R18 ([\d.]+) ms, '
+                      r'ratio ([\d.]+)', out)
+    assert fused, out
+    tsm, msnet, ratio = map(float, fused.groups())
+    assert ratio == pytest.approx(msnet / tsm, rel=0.1)
 
 
 def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):

@@ -149,6 +149,12 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
         self.feat_dim = self.feature_info[-1]['num_chs']
         # Drop what follows out_stage (later stages, final norm, classifier).
         self.model.prune_intermediate_layers([self.out_stage], prune_norm=True, prune_head=True)
+        head = getattr(self.model, 'head', None)
+        if isinstance(head, nn.Module) and any(True for _ in head.parameters()):
+            # forward_intermediates never runs the classifier head; timm 1.0.31
+            # prunes all of it, timm <= 1.0.30 keeps ConvNeXt's head norm, whose
+            # parameters would then get no gradient. The same keys either way.
+            self.model.head = nn.Identity()
 
         self.ms_stages = self._resolve_ms_stages(ms_stages)
         self._add_motion_squeeze(dict(ms_cfg))
