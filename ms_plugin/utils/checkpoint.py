@@ -1,7 +1,9 @@
 """The one reader of checkpoint files for the plugin's tools and tests.
 
-Reading is safe (``torch.load(weights_only=True)``; :mod:`ms_plugin.compat`
-allow-lists what MMEngine checkpoints hold) and every failure is one
+Reading is safe where torch can read MMEngine checkpoints safely
+(``weights_only=True`` from torch 2.4, with :mod:`ms_plugin.compat`'s
+allow-list; older torch reads them as MMEngine itself does, see
+:func:`ms_plugin.compat.load_weights_only_kwargs`) and every failure is one
 :class:`CheckpointError` whose message names the file and says what is wrong
 with it: missing, empty, truncated or otherwise not a torch file, refused by
 the safe unpickler, or not a checkpoint dict. Also here: choosing the
@@ -9,12 +11,13 @@ checkpoint an automatic resume starts from when the newest is unreadable, and
 listing how a checkpoint's keys differ from a model's.
 """
 import glob
-import os
 import os.path as osp
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
+
+from .. import compat
 
 __all__ = ['CheckpointError', 'read_checkpoint', 'load_checkpoint_dict', 'model_state_dict',
            'resumable_checkpoints', 'newest_readable_checkpoint', 'StateDictMismatch',
@@ -78,7 +81,8 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:
         if osp.getsize(path) == 0:
             raise CheckpointError(path, 'the file is empty (0 bytes)')
         try:
-            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+            checkpoint = torch.load(path, map_location=map_location,
+                                    **compat.load_weights_only_kwargs())
         except Exception as err:  # the unpickler and zip reader raise many types
             raise CheckpointError(path, _why_unreadable(err)) from err
     if not isinstance(checkpoint, dict):
