@@ -144,7 +144,7 @@ GOOD = [f'clip_{i}.mp4' for i in range(6)]  # conftest.write_tiny_dataset
 
 
 def test_training_skips_unreadable_videos_and_counts_them(tmp_path, monkeypatch, tiny_data,
-                                                         video_folder):
+                                                          video_folder):
     broken = _break_videos(video_folder)
     names = [broken[k].name for k in ('missing', 'truncated')]
     runner = _runner(tmp_path, monkeypatch, tiny_data, video_folder, GOOD[:4] + names, GOOD[:1])

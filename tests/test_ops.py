@@ -217,31 +217,41 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
+@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
 @pytest.mark.parametrize('shape,d', [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((3, 2, 1, 5), 3),
                                      ((1, 2, 4, 1), 2), ((1, 2, 3, 3), 5), ((1, 2, 4, 4), 0)])
-def test_correlation_matches_definition_for_any_shape(shape, d):
-    # Single rows and columns, and offsets larger than the map, included.
+def test_correlation_matches_definition_for_any_shape(shape, d, impl):
+    # Odd and even heights, single rows and columns, offsets larger than the map.
     f1 = torch.randn(shape, dtype=torch.float64)
     f2 = torch.randn(shape, dtype=torch.float64)
-    torch.testing.assert_close(local_correlation(f1, f2, d), loop_correlation(f1, f2, d))
+    torch.testing.assert_close(local_correlation(f1, f2, d, impl), loop_correlation(f1, f2, d))
 
 
-@pytest.mark.parametrize('w,length', [(1, 5), (4, 8), (6, 6), (5, 12)])
-def test_diagonal_band_picks_entries_x_to_x_plus_k(w, length):
-    from ms_plugin.ops.correlation import _diagonal_band
-    width = length - w + 1
-    prod = torch.randn(3, w, length)
-    band = _diagonal_band(prod, width)
-    expected = torch.stack([prod[:, x, x:x + width] for x in range(w)], dim=1)
-    assert torch.equal(band, expected)
+def test_correlation_impls_agree_in_value_and_gradient():
+    f1 = torch.randn(3, 8, 10, 9, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(3, 8, 10, 9, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 49, 10, 9, dtype=torch.float64)
+    grads = []
+    for impl in ('strided', 'allpairs'):
+        out = local_correlation(f1, f2, 3, impl)
+        grads.append(torch.autograd.grad((out * weights).sum(), (f1, f2)) + (out.detach(), ))
+    for strided, allpairs in zip(*grads):
+        torch.testing.assert_close(strided, allpairs)
 
 
-def test_correlation_is_the_same_with_and_without_autograd():
+def test_correlation_rejects_an_unknown_impl():
+    f1 = torch.randn(1, 2, 3, 3)
+    with pytest.raises(ValueError, match='impl must be one of'):
+        local_correlation(f1, f1, 1, 'fast')
+
+
+@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+def test_correlation_is_the_same_with_and_without_autograd(impl):
     f1 = torch.randn(3, 8, 9, 10)
     f2 = torch.randn(3, 8, 9, 10)
     with torch.no_grad():
-        plain = local_correlation(f1, f2, 3)
-    traced = local_correlation(f1.clone().requires_grad_(), f2.clone().requires_grad_(), 3)
+        plain = local_correlation(f1, f2, 3, impl)
+    traced = local_correlation(f1.clone().requires_grad_(), f2.clone().requires_grad_(), 3, impl)
     assert torch.equal(plain, traced.detach())
 
 

@@ -3,9 +3,10 @@
 ``onnx`` and ``onnxruntime`` (the ``[deploy]`` extra) are imported only by
 the functions that need them, so that importing this module never fails.
 """
+import contextlib
 import inspect
 import os
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,8 +42,15 @@ def export_onnx(module: nn.Module,
                 dynamic_batch: bool = True,
                 opset: Optional[int] = None,
                 input_name: str = INPUT_NAME,
-                output_name: str = OUTPUT_NAME) -> bool:
+                output_name: str = OUTPUT_NAME,
+                correlation_impl: str = 'allpairs') -> bool:
     """Export ``module(example)`` to one ONNX file, the batch dimension dynamic.
+
+    Every MotionSqueeze module of ``module`` is exported with
+    ``correlation_impl`` (by default ``'allpairs'``: a matrix product and a
+    gather, which both exporters take; the default ``'strided'`` of training
+    reads strided views that the TorchScript exporter cannot write) and set
+    back afterwards. Both give the same values (``tests/test_ops.py``).
 
     Args:
         module (nn.Module): The module, in eval mode; one tensor in, one out.
@@ -58,10 +66,34 @@ def export_onnx(module: nn.Module,
             TorchScript exporter, the dynamo exporter's own default).
         input_name (str): The graph input's name. Defaults to ``'frames'``.
         output_name (str): The graph output's name. Defaults to ``'scores'``.
+        correlation_impl (str): See above. Defaults to ``'allpairs'``.
 
     Returns:
         bool: Whether the dynamo exporter wrote the file.
     """
+    with correlation_impl_of(module, correlation_impl):
+        return _export_with_fallback(module, example, path, dynamo, dynamic_batch, opset,
+                                     input_name, output_name)
+
+
+@contextlib.contextmanager
+def correlation_impl_of(module: nn.Module, impl: str) -> Iterator[None]:
+    """Run every MotionSqueeze module of ``module`` with ``impl`` inside the block."""
+    from ms_plugin.models import motion_squeeze_modules
+    modules = list(motion_squeeze_modules(module).values())
+    before = [m.correlation_impl for m in modules]
+    for m in modules:
+        m.correlation_impl = impl
+    try:
+        yield
+    finally:
+        for m, impl_before in zip(modules, before):
+            m.correlation_impl = impl_before
+
+
+def _export_with_fallback(module: nn.Module, example: torch.Tensor, path: str,
+                          dynamo: Optional[bool], dynamic_batch: bool, opset: Optional[int],
+                          input_name: str, output_name: str) -> bool:
     if dynamo is None:
         try:
             _export(module, example, path, False, dynamic_batch, opset, input_name, output_name)

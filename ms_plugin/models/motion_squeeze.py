@@ -8,8 +8,8 @@ from mmaction.registry import MODELS
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
-from ..ops import (SOFT_ARGMAX_MODES, accumulation_dtype, kernel_soft_argmax, l2_normalize,
-                   local_correlation)
+from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype, kernel_soft_argmax,
+                   l2_normalize, local_correlation)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -66,6 +66,10 @@ class MotionSqueeze(BaseModule):
             ``'hard'`` (ablations). Defaults to ``'kernel'``.
         use_confidence (bool): Feed the confidence map to the transform
             besides (dx, dy). Defaults to True.
+        correlation_impl (str): How :func:`~ms_plugin.ops.local_correlation`
+            computes the same values: ``'strided'`` (fast in eager PyTorch)
+            or ``'allpairs'`` (exportable to ONNX; the export tool sets it).
+            Defaults to ``'strided'``.
         transform_channels (Sequence[int]): Output channels of the first three
             separable blocks; the fourth outputs ``in_channels``.
             Defaults to ``(16, 32, 64)``.
@@ -92,6 +96,7 @@ class MotionSqueeze(BaseModule):
                  temperature: float = 100.0,
                  soft_argmax: str = 'kernel',
                  use_confidence: bool = True,
+                 correlation_impl: str = 'strided',
                  transform_channels: Sequence[int] = (16, 32, 64),
                  transform_kernel_sizes: Sequence[int] = (7, 3, 3, 3),
                  norm_cfg: dict = dict(type='BN'),
@@ -104,6 +109,9 @@ class MotionSqueeze(BaseModule):
         if soft_argmax not in SOFT_ARGMAX_MODES:
             raise ValueError(f'soft_argmax must be one of {SOFT_ARGMAX_MODES}, '
                              f'got {soft_argmax!r}.')
+        if correlation_impl not in CORRELATION_IMPLS:
+            raise ValueError(f'correlation_impl must be one of {CORRELATION_IMPLS}, '
+                             f'got {correlation_impl!r}.')
         if soft_argmax != 'hard' and not temperature > 0:
             raise ValueError(f'temperature must be positive, got {temperature}.')
         if soft_argmax == 'kernel' and not sigma > 0:
@@ -119,6 +127,7 @@ class MotionSqueeze(BaseModule):
         self.temperature = temperature
         self.soft_argmax = soft_argmax
         self.use_confidence = use_confidence
+        self.correlation_impl = correlation_impl
         self.motion_sink: Optional[List[torch.Tensor]] = None
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
@@ -191,7 +200,8 @@ class MotionSqueeze(BaseModule):
         src, tgt = self.frame_pairs(x)
         _, _, h, w = src.shape
         with torch.autocast(device_type=src.device.type, enabled=False):
-            corr = local_correlation(src, tgt, self.max_displacement).relu()
+            corr = local_correlation(src, tgt, self.max_displacement,
+                                     self.correlation_impl).relu()
             disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
                                             self.temperature, self.soft_argmax)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
@@ -219,7 +229,8 @@ class MotionSqueeze(BaseModule):
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '
                 f'sigma={self.sigma}, temperature={self.temperature}, '
-                f'soft_argmax={self.soft_argmax!r}, use_confidence={self.use_confidence}')
+                f'soft_argmax={self.soft_argmax!r}, use_confidence={self.use_confidence}, '
+                f'correlation_impl={self.correlation_impl!r}')
 
 
 def motion_squeeze_modules(model: nn.Module) -> Dict[str, MotionSqueeze]:

@@ -1,23 +1,30 @@
 """Local correlation between two feature maps, in pure PyTorch.
 
-``local_correlation`` is one computation for training, inference, tracing and
-export. It works row by row, like a convolution written as matrix products:
-for every vertical offset ``dy``, each source row (``W`` positions) is
-multiplied with the zero-padded target row ``dy`` below it (``W + 2d``
-positions) in one batched matrix product. The ``2d + 1`` horizontal offsets of
-source column ``x`` are then the entries ``x .. x + 2d`` of row ``x`` of that
-product, a diagonal band that a pad and a reshape turn into columns (the
-"skew" trick). Zero padding makes the products outside the map zero, so no
-mask is needed.
+Two implementations of the same function, chosen by name, never by device,
+grad mode or memory format (``tests/test_ops.py`` checks they agree):
 
-Only matrix products, pads, slices and reshapes are used, so the same code
-runs under autograd, ``torch.compile`` and both ONNX exporters.
+- ``'strided'`` (the default, for training and eager inference): the N maps
+  are stacked into one tall map; each block of source rows is multiplied, in
+  one batched matrix product, with the flat run of target positions it can
+  reach, read through a strided view of the padded target (no copy). Every
+  (row, column, displacement) then sits at a fixed stride of the product, so
+  a second strided view picks the ``(2d+1)**2`` offsets out without a gather;
+  a mask zeroes the products that wrapped into another row or map.
+- ``'allpairs'`` (for export): every source position against every target
+  position of its map in one matrix product, as RAFT does, then the local
+  window by a gather with a constant index. Matrix product, gather and
+  multiply only, so both ONNX exporters (and torch 2.1's) take it; it costs
+  ``(H*W)**2`` products per map instead of about ``(2d+1) * (W + 2d)``.
 """
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 
 __all__ = ['l2_normalize', 'local_correlation', 'naive_local_correlation',
-           'displacement_grid', 'accumulation_dtype']
+           'displacement_grid', 'accumulation_dtype', 'CORRELATION_IMPLS']
+
+CORRELATION_IMPLS = ('strided', 'allpairs')
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -57,74 +64,112 @@ def _check_pair(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int) -> No
                          f'got {max_displacement!r}.')
 
 
-def _diagonal_band(prod: torch.Tensor, width: int) -> torch.Tensor:
-    """Entries ``(x, x + k)``, ``k < width``, of a batch of ``[W, L]`` matrices.
-
-    Entry ``(x, x + k)`` lies at flat position ``x * (L + 1) + k``: the first
-    ``(W - 1) * (L + 1)`` flat values read as ``[W - 1, L + 1]`` hold it at
-    ``(x, k)`` for every row but the last, which is sliced directly. Needs
-    ``width <= L - W + 1`` (true for ``L = W + 2d`` and ``width = 2d + 1``).
-
-    Args:
-        prod (Tensor): ``[B, W, L]``, contiguous.
-        width (int): Band width ``2d + 1``.
+def _window(h: int, w: int, d: int,
+            device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Target row and column of every (position, displacement), and whether it is inside.
 
     Returns:
-        Tensor: ``[B, W, width]``.
+        tuple[Tensor, Tensor, Tensor]: ``y + dy`` ``[H, 1, 2d+1, 1]``,
+        ``x + dx`` ``[1, W, 1, 2d+1]`` and the boolean mask
+        ``[H, W, 2d+1, 2d+1]`` of the displacements that stay inside the map.
     """
-    b, w, length = prod.shape
-    # [B, W, L] -> [B, W*L] -> [B, (W-1)*(L+1)] -> [B, W-1, L+1] -> [B, W-1, width]
-    head = prod.reshape(b, w * length)[:, :(w - 1) * (length + 1)]
-    head = head.reshape(b, w - 1, length + 1)[:, :, :width]
-    last = prod[:, w - 1:, w - 1:w - 1 + width]  # [B, 1, width]
-    return torch.cat([head, last], dim=1)
+    offsets = torch.arange(-d, d + 1, device=device)
+    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
+    xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
+    inside = ((ys >= 0) & (ys < h)) & ((xs >= 0) & (xs < w))  # [H, W, 2d+1, 2d+1]
+    return ys, xs, inside
 
 
-def local_correlation(f1: torch.Tensor, f2: torch.Tensor,
-                      max_displacement: int = 7) -> torch.Tensor:
+def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
+    """``'strided'``: one batched product over blocks of rows of the stacked maps.
+
+    The N maps are stacked into one map of N*H rows, cut into blocks of
+    ``rows`` rows (2 when H is even, which halves the overlapping runs the
+    backward sums, else 1). A source block (``[rows*W, C]``) is multiplied
+    with the target rows ``d`` above to ``d`` below it, read as one flat run
+    of ``(rows+2d)*W + 2d`` positions that starts ``d`` positions early, so
+    that every (row, column, displacement) lands at a fixed stride in the
+    product. Products that cross the left/right edge of a row or the
+    top/bottom edge of a map read a neighbouring row, another map or the zero
+    padding; the mask zeroes them.
+    """
+    n, c, h, w = f1.shape
+    rows = 2 if h % 2 == 0 else 1
+    p = 2 * d + 1
+    blocks = n * h // rows
+    run = (rows + 2 * d) * w + 2 * d  # flat target positions a block reaches
+    # [N, C, H, W] -> [N, H, W, C] -> [blocks, rows*W, C]
+    src = f1.permute(0, 2, 3, 1).reshape(blocks, rows * w, c)
+    # The run of block b starts at flat position b*rows*W of the target with
+    # d zero rows and d zero positions added before (and after) it.
+    margin = d * w + d
+    # [N, C, H, W] -> [C, N*H*W] -> [C, N*H*W + 2*margin]
+    tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * w), (margin, margin))
+    runs = tgt.unfold(1, run, rows * w).transpose(0, 1)  # [C, blocks, run] -> [blocks, C, run]
+    prod = torch.bmm(src, runs)  # [blocks, rows*W, run]
+    # (map m, block b of the map, row i, column x, dy, dx) lies at
+    # (m*H/rows + b)*rows*W*run + i*(W*run + W) + x*(run + 1) + (dy + d)*W + (dx + d):
+    # [blocks, rows*W, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view)
+    corr = prod.as_strided((n, h // rows, rows, w, p, p),
+                           (h * w * run, rows * w * run, w * run + w, run + 1, w, 1))
+    # [H, W, 2d+1, 2d+1] -> [H/rows, rows, W, 2d+1, 2d+1]
+    inside = _window(h, w, d, f1.device)[2].view(h // rows, rows, w, p, p)
+    corr = torch.where(inside, corr, corr.new_zeros(()))  # contiguous
+    # [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (a view) [N, K, H, W]
+    return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)
+
+
+def _allpairs_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
+    """``'allpairs'``: all pairs of positions of a map, then the local window."""
+    n, c, h, w = f1.shape
+    p = 2 * d + 1
+    src = f1.reshape(n, c, h * w).transpose(1, 2)  # [N, C, H, W] -> [N, H*W, C]
+    tgt = f2.reshape(n, c, h * w)  # [N, C, H, W] -> [N, C, H*W]
+    pairs = torch.bmm(src, tgt)  # [N, H*W (source), H*W (target)]
+    ys, xs, inside = _window(h, w, d, f1.device)
+    target = ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)  # [H, W, 2d+1, 2d+1], clamped
+    # Flat index of (source s, target t) in [N, H*W*H*W]: s * H*W + t.
+    source = torch.arange(h * w, device=f1.device).view(h, w, 1, 1)
+    index = (source * (h * w) + target).reshape(-1)  # [H*W*K]
+    corr = pairs.reshape(n, h * w * h * w).index_select(1, index)  # [N, H*W*K]
+    corr = corr.view(n, h, w, p * p) * inside.view(h, w, p * p).to(corr.dtype)  # [N, H, W, K]
+    return corr.permute(0, 3, 1, 2)  # [N, H, W, K] -> (a view) [N, K, H, W]
+
+
+def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
+                      impl: str = 'strided') -> torch.Tensor:
     """Channel-wise dot products of ``f1`` with ``f2`` at every nearby offset.
 
     ``out[n, k, y, x] = sum_c f1[n, c, y, x] * f2[n, c, y + dy, x + dx]`` with
     ``k = (dy + d) * (2d + 1) + (dx + d)`` and ``|dx|, |dy| <= d``; zero where
     ``(y + dy, x + dx)`` falls outside the map (zero padding). No normalisation
     is applied: L2-normalise the inputs first for cosine similarities.
-
-    Cost: ``(2d + 1) * (W + 2d)`` products of length C per position, against
-    ``(2d + 1)**2`` for the definition; in exchange every product is part of a
-    dense matrix product. Float16/bfloat16 inputs are multiplied and summed in
-    float32.
+    Float16/bfloat16 inputs are multiplied and summed in float32.
 
     Args:
         f1 (Tensor): Source features ``[N, C, H, W]``.
         f2 (Tensor): Target features ``[N, C, H, W]``.
         max_displacement (int): ``d``, the largest offset in grid cells.
             Defaults to 7 (a 15x15 patch, as the reference).
+        impl (str): ``'strided'`` (fast in eager PyTorch; its matrix product
+            holds ``(rows + 2d) * W + 2d`` values per position) or
+            ``'allpairs'`` (exportable to ONNX; ``H * W`` values per
+            position). The same values either way, up to float rounding.
+            Defaults to ``'strided'``.
 
     Returns:
-        Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``. It is a view
-        of a ``[H, N, W, (2d+1)**2]`` tensor: displacements are innermost in
+        Tensor: ``[N, (2d+1)**2, H, W]`` in the dtype of ``f1``, a view of a
+        ``[N, H, W, (2d+1)**2]`` tensor: displacements are innermost in
         memory, which suits the soft-argmax that reduces over them.
     """
     _check_pair(f1, f2, max_displacement)
-    n, c, h, w = f1.shape
-    d = max_displacement
-    p = 2 * d + 1
+    if impl not in CORRELATION_IMPLS:
+        raise ValueError(f'impl must be one of {CORRELATION_IMPLS}, got {impl!r}.')
     acc = accumulation_dtype(f1.dtype)
+    compute = _strided_correlation if impl == 'strided' else _allpairs_correlation
     with torch.autocast(device_type=f1.device.type, enabled=False):
-        # Rows first, so that the rows dy..dy+H-1 of every map form one
-        # contiguous block that needs no copy for the matrix product.
-        # [N, C, H, W] -> [H, N, W, C] -> [H*N, W, C]
-        src = f1.to(acc).permute(2, 0, 3, 1).reshape(h * n, w, c)
-        # [N, C, H, W] -> [N, C, H+2d, W+2d] -> [H+2d, N, C, W+2d]
-        tgt = F.pad(f2.to(acc), (d, d, d, d)).permute(2, 0, 1, 3).contiguous()
-        bands = []
-        for dy in range(p):
-            rows = tgt[dy:dy + h].reshape(h * n, c, w + 2 * d)  # [H*N, C, W+2d]
-            prod = torch.bmm(src, rows)  # [H*N, W, W+2d]
-            bands.append(_diagonal_band(prod, p))  # [H*N, W, 2d+1 (dx)]
-        corr = torch.stack(bands, dim=2)  # [H*N, W, 2d+1 (dy), 2d+1 (dx)]
-    # [H*N, W, 2d+1, 2d+1] -> [H, N, W, K] -> (a view) [N, K, H, W]
-    return corr.view(h, n, w, p * p).permute(1, 3, 0, 2).to(f1.dtype)
+        corr = compute(f1.to(acc), f2.to(acc), max_displacement)
+    return corr.to(f1.dtype)
 
 
 def naive_local_correlation(f1: torch.Tensor, f2: torch.Tensor,

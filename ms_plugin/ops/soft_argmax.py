@@ -9,6 +9,8 @@ from .correlation import accumulation_dtype, displacement_grid
 __all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
+# Logits further than this below the best one weigh under e^-80 in the softmax.
+_LOGIT_RANGE = 80.0
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,
@@ -70,7 +72,15 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
                 logits = scores * F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
             else:
                 logits = scores * temperature
-            prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
+            # The logit at the argmax is temperature * confidence (the Gaussian
+            # is 1 there), so the largest is at least that. Raising the logits
+            # more than _LOGIT_RANGE below it to that floor changes no
+            # probability measurably, and keeps them from underflowing to
+            # denormal floats, which make exp() and the expectation's matrix
+            # product several times slower on CPU. The floor is a constant
+            # for autograd: ReLU's and softmax's gradients are unchanged.
+            floor = (confidence * temperature - _LOGIT_RANGE).detach()  # [N, H, W, 1]
+            prob = torch.softmax(logits.clamp(min=floor), dim=-1)  # [N, H, W, K]
             displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, C] -> [N, C, H, W]
     displacement = displacement.permute(0, 3, 1, 2).to(corr.dtype)
