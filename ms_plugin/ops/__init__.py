@@ -1,9 +1,9 @@
 """Pure tensor functions (no OpenMMLab imports) behind the plugin's modules."""
-from .correlation import (CORRELATION_IMPLS, accumulation_dtype, displacement_grid, l2_normalize,
-                          local_correlation, naive_local_correlation)
+from .correlation import (CORRELATION_IMPLS, accumulation_dtype, displacement_grid,
+                          l2_normalize, local_correlation, naive_local_correlation)
 from .soft_argmax import SOFT_ARGMAX_MODES, kernel_soft_argmax
 from .temporal_shift import temporal_shift
 
 __all__ = ['CORRELATION_IMPLS', 'accumulation_dtype', 'displacement_grid', 'l2_normalize',
-           'local_correlation', 'naive_local_correlation', 'kernel_soft_argmax', 'SOFT_ARGMAX_MODES',
-           'temporal_shift']
+           'local_correlation', 'naive_local_correlation', 'kernel_soft_argmax',
+           'SOFT_ARGMAX_MODES', 'temporal_shift']
