@@ -112,15 +112,19 @@ def test_publish_model_strips_training_state_and_names_file_by_hash(tmp_path):
     digest = hashlib.sha256(published.read_bytes()).hexdigest()
     assert published.name == f'tiny-{digest[:8]}.pth'
     assert str(published) in out
-    # Only tensors and plain Python values left: loads safely without ms_plugin's allow-list.
-    allowed = torch.serialization.get_safe_globals()
-    torch.serialization.clear_safe_globals()
+    # Only tensors and plain Python values left: loads safely without ms_plugin's allow-list
+    # (torch < 2.4 has no allow-list at all).
+    allow_list = hasattr(torch.serialization, 'get_safe_globals')
+    allowed = torch.serialization.get_safe_globals() if allow_list else []
+    if allow_list:
+        torch.serialization.clear_safe_globals()
     try:
         ckpt = torch.load(published, weights_only=True)
         with pytest.raises(Exception, match='HistoryBuffer'):  # the input needs the allow-list
             torch.load(src, weights_only=True)
     finally:
-        torch.serialization.add_safe_globals(allowed)
+        if allow_list:
+            torch.serialization.add_safe_globals(allowed)
     assert set(ckpt) == {'state_dict', 'meta'}
     assert ckpt['meta'] == dict(epoch=3, iter=30, mmengine_version='0.10.7',
                                 dataset_meta=dict(classes=('a', 'b', 'c')))

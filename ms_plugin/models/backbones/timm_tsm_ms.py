@@ -12,6 +12,7 @@ from mmengine.model import BaseModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
 from ...ops.temporal_shift import temporal_shift
+from ...utils.checkpoint import read_checkpoint
 from .ms_mixin import MotionSqueezeMixin, check_stage_indices
 
 __all__ = ['TimmTSM_MS']
@@ -259,7 +260,7 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
                 f'machine with internet access run: python -c "import timm, torch; '
                 f'torch.save(timm.create_model({self.model_name!r}, pretrained=True)'
                 f'.state_dict(), {osp.basename(path)!r})" and copy the file to {path!r}.')
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = read_checkpoint(path)
         for key in _CHECKPOINT_KEYS:
             if isinstance(state, dict) and isinstance(state.get(key), dict):
                 state = state[key]
