@@ -208,3 +208,22 @@ def test_ms_cfg_reaches_the_modules_and_norm_cfg_follows_the_backbone():
     module = model.ms_layer2
     assert (module.max_displacement, module.soft_argmax) == (3, 'hard')
     assert not module.reduce.bn.weight.requires_grad
+
+
+def test_backbone_compiles_and_matches_eager_in_eval_and_training():
+    # torch.compile of the whole backbone (shifts, MS module, residual stages);
+    # aot_eager traces it as inductor would, without a C++ build.
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = ResNetTSM_MS(depth=18, num_segments=2, pretrained=None, pretrained2d=False)
+    model.init_weights()
+    compiled = torch.compile(model, backend='aot_eager')
+    x = torch.randn(4, 3, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    model.train()
+    out = compiled(x)
+    out.sum().backward()
+    assert model.ms_layer2.reduce.conv.weight.grad is not None
+    torch.testing.assert_close(out, model(x), rtol=1e-4, atol=1e-4)
