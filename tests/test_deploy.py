@@ -402,3 +402,24 @@ def test_benchmark_onnx_comparison_prints_both_backbones_and_the_cost(capsys):
     # The times are printed to 0.1 ms, the cost from the unrounded ones.
     rounding = 100 * 0.05 * (1 / tsm + tsm_ms / tsm ** 2)
     assert cost == pytest.approx(100 * (tsm_ms - tsm) / tsm, abs=rounding + 0.01)
+
+
+def test_benchmark_onnx_profile_of_the_ms_module_names_its_operators(capsys):
+    pytest.importorskip('onnxruntime')
+    import argparse
+
+    from ms_plugin.models import MotionSqueeze
+    tool = _load_tool('analysis/benchmark_ms.py')
+    torch.manual_seed(0)
+    ms = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2)
+    args = argparse.Namespace(repeats=2, warmup=1, onnx_threads=1)
+    tool.onnx_ms_profile(ms, torch.randn(4, 16, 6, 6), args)
+    printed = capsys.readouterr().out
+    line = re.search(r'MS module alone in ONNX Runtime .*input \(4, 16, 6, 6\)\): median '
+                     r'([\d.]+) ms; kernel time per run by operator type: (.*)$', printed,
+                     flags=re.M)
+    assert line, printed
+    ops = dict(re.findall(r'(\w+) ([\d.]+) ms', line.group(2)))
+    # The exported correlation is a matrix product and a gather (correlation_impl=allpairs).
+    assert 'Gather' in ops and any('MatMul' in op for op in ops), ops
+    assert ms.correlation_impl == 'strided'  # set back after the export

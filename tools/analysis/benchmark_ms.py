@@ -48,6 +48,9 @@ def parse_args() -> argparse.Namespace:
                         '(needs onnx and onnxruntime)')
     parser.add_argument('--onnx-threads', type=int, default=2,
                         help='ONNX Runtime intra-op threads. Defaults to 2')
+    parser.add_argument('--onnx-profile', action='store_true',
+                        help='also export the MS module alone (after fuse_conv_bn) and print '
+                        'where its ONNX Runtime time goes, per operator type')
     parser.add_argument('--onnx-exporter', choices=('auto', 'torchscript', 'dynamo'),
                         default='auto', help='exporter of both backbones (auto: the '
                         'TorchScript one, the dynamo one if that fails). Defaults to auto')
@@ -89,6 +92,47 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def onnx_ms_profile(ms: torch.nn.Module, feat: torch.Tensor, args: argparse.Namespace) -> None:
+    """ONNX Runtime's own profile of the MS module alone: time per operator type."""
+    import collections
+    import copy
+    import json
+    import os
+    import tempfile
+
+    import onnxruntime as ort
+    from ms_plugin.deployment import export_onnx
+    from ms_plugin.models import fuse_conv_bn
+
+    module = fuse_conv_bn(copy.deepcopy(ms).eval())
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, 'ms.onnx')
+        export_onnx(module, feat.cpu(), path, dynamo=False, dynamic_batch=False,
+                    input_name='feat', output_name='out')
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.onnx_threads
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(folder, 'profile')
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        inputs = {'feat': feat.cpu().numpy()}
+        times = []
+        for _ in range(args.warmup + args.repeats):
+            start = time.perf_counter()
+            session.run(None, inputs)
+            times.append(time.perf_counter() - start)
+        with open(session.end_profiling()) as file:
+            events = json.load(file)
+    per_op = collections.Counter()
+    for event in events:  # kernel times of the timed runs and the warm-up runs
+        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+            per_op[event['args']['op_name']] += event['dur'] / 1000
+    runs = args.warmup + args.repeats
+    print(f'MS module alone in ONNX Runtime (fuse_conv_bn, correlation_impl=allpairs, input '
+          f'{tuple(feat.shape)}): median {median_ms(times[args.warmup:]):.2f} ms; kernel time '
+          'per run by operator type: ' + ', '.join(
+              f'{op} {total / runs:.2f} ms' for op, total in per_op.most_common(10)))
 
 
 def onnx_comparison(args: argparse.Namespace) -> None:
@@ -239,6 +283,8 @@ def main() -> None:
 
     if args.onnx:
         onnx_comparison(args)
+    if args.onnx_profile:
+        onnx_ms_profile(ms, feat, args)
 
 
 if __name__ == '__main__':
