@@ -9,7 +9,7 @@ Fixtures:
         CPU thread, ``MS_TINY_DATA`` set).
 
 Functions (importable as ``from conftest import ...``):
-    write_clip_frames, write_mp4, write_tiny_dataset, subprocess_env, run_tool,
+    write_clip_frames, write_mp4, write_frame_folder, write_tiny_dataset, subprocess_env, run_tool,
     latest_run_dir, read_json_lines, load_tool.
 """
 import importlib.util
@@ -70,6 +70,14 @@ def write_mp4(path: Path, frames: List[np.ndarray], fps: int = 8) -> None:
     write_video(str(path), frames, fps=fps, channel_order='bgr')
 
 
+def write_frame_folder(folder: Path, frames: List[np.ndarray],
+                       template: str = '{:05}.jpg') -> None:
+    """Write BGR frames as JPEG files named ``template.format(t)``, from t = 1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, frame in enumerate(frames, start=1):  # RawframeDataset starts at 1
+        cv2.imwrite(str(folder / template.format(t)), frame)
+
+
 def write_tiny_dataset(root: Path, clips_per_class: int = 2, num_frames: int = 8,
                        size: tuple = (56, 40)) -> Dict[str, Path]:
     """Write the same clips as mp4 videos and as JPEG frame folders, with annotation lists.
@@ -99,10 +107,7 @@ def write_tiny_dataset(root: Path, clips_per_class: int = 2, num_frames: int = 8
             name = f'clip_{index}'
             frames = write_clip_frames(label, num_frames, size, seed=index)
             write_mp4(root / 'videos' / f'{name}.mp4', frames)
-            frame_dir = root / 'rawframes' / name
-            frame_dir.mkdir(parents=True, exist_ok=True)
-            for t, frame in enumerate(frames, start=1):  # RawframeDataset starts at 1
-                cv2.imwrite(str(frame_dir / f'{t:05}.jpg'), frame)
+            write_frame_folder(root / 'rawframes' / name, frames)
             splits = ('train', 'val') if repeat == 0 else ('train', )
             for split in splits:
                 lines[f'{split}_videos'].append(f'{name}.mp4 {label}')

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import VENV_BIN, write_clip_frames, write_mp4
+from conftest import VENV_BIN, write_clip_frames, write_frame_folder, write_mp4
 from mmengine.logging import MMLogger
 
 from ms_plugin.deployment import (ExportableRecognizer, RandomWeightsWarning, VideoError,
@@ -201,13 +201,10 @@ def test_export_tool_rejects_a_checkpoint_of_another_model(tmp_path, tiny_checkp
 @pytest.fixture(scope='module')
 def clip(tmp_path_factory):
     """The same 12-frame clip as an mp4 file and as a folder of JPEG frames."""
-    import cv2
     root = tmp_path_factory.mktemp('clip')
     frames = write_clip_frames(1, num_frames=12)
     write_mp4(root / 'clip.mp4', frames)
-    (root / 'frames').mkdir()
-    for index, frame in enumerate(frames, start=1):
-        cv2.imwrite(str(root / 'frames' / f'img_{index:05}.jpg'), frame)
+    write_frame_folder(root / 'frames', frames, 'img_{:05}.jpg')
     return root
 
 

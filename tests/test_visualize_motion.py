@@ -32,7 +32,7 @@ from matplotlib.colors import rgb_to_hsv
 from PIL import Image
 from torchvision.utils import flow_to_image
 
-from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_mp4
+from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_frame_folder, write_mp4
 from ms_plugin.ops import kernel_soft_argmax, l2_normalize, local_correlation
 from ms_plugin.visualization import (collect_motion, draw_motion_figure, figure_to_array,
                                      find_motion_modules, motion_animation, motion_figure,
@@ -199,9 +199,7 @@ def cli_inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp('visualize_motion')
     frames = write_clip_frames(0, num_frames=8)
     write_mp4(root / 'clip.mp4', frames)
-    (root / 'frames').mkdir()
-    for t, frame in enumerate(frames, start=1):
-        cv2.imwrite(str(root / 'frames' / f'img_{t:05}.jpg'), frame)
+    write_frame_folder(root / 'frames', frames, 'img_{:05}.jpg')
     (root / 'broken.mp4').write_bytes(b'\x00not a video' * 64)
     return dict(root=root, config=write_config(root / 'tiny_ms.py'),
                 no_ms=write_config(root / 'tiny_tsm.py', TSM_MODEL))

@@ -30,8 +30,10 @@ from mmengine.config import Config, DictAction
 from torch import nn
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.utils.checkpoint import (CheckpointError, model_state_dict, read_checkpoint,
-                                        state_dict_mismatch)
+from ms_plugin.deployment import config_test_dataset, config_test_pipeline
+from ms_plugin.utils.checkpoint import CheckpointError
+from ms_plugin.utils.checkpoint import load_weights as load_strict
+from ms_plugin.utils.checkpoint import read_checkpoint
 
 OUTPUT_SUFFIXES = ('.png', '.jpg', '.jpeg', '.gif', '.mp4', '.avi')
 FRAME_TEMPLATES = ('img_{:05}.jpg', '{:05}.jpg', 'img_{:05}.png', '{:05}.png', '{:06}.jpg',
@@ -96,38 +98,26 @@ def load_weights(model: nn.Module, path: str) -> None:
     """Load a checkpoint strictly, or raise ToolError listing what does not match."""
     try:
         checkpoint = read_checkpoint(path)
-        mismatch = state_dict_mismatch(model, checkpoint)
-    except (CheckpointError, ValueError) as error:
+        load_strict(model, checkpoint, path)
+    except CheckpointError as error:
         raise ToolError(f'cannot load {error}') from error
-    state = model_state_dict(checkpoint)
-    if mismatch:
+    except ValueError as error:
         hint = 'Use the config the checkpoint was trained with'
-        if any(key.startswith('base_model.') for key in state):
+        weights = checkpoint.get('state_dict', checkpoint)
+        if isinstance(weights, dict) and any(str(key).startswith(('base_model.',
+                                                                  'module.base_model.'))
+                                             for key in weights):
             hint += ('; a checkpoint of the authors\' code must first be converted with '
                      'tools/convert_official_ckpt.py')
-        raise ToolError(mismatch.describe(path) + '\n' + hint + '.')
-    model.load_state_dict(state, strict=True)
+        raise ToolError(f'{error}\n{hint}.') from error
 
 
 # ------------------------------------------------------------------ data
-def _dataset_cfg(cfg: Config) -> dict:
-    for loader in ('test_dataloader', 'val_dataloader'):
-        dataset = cfg.get(loader, {}).get('dataset') if cfg.get(loader) else None
-        if dataset is not None:
-            # Wrappers (RepeatDataset, ...) keep the real one under `dataset`.
-            while 'pipeline' not in dataset and 'dataset' in dataset:
-                dataset = dataset['dataset']
-            return dataset
-    return {}
-
-
 def _test_pipeline(cfg: Config) -> List[dict]:
-    pipeline = _dataset_cfg(cfg).get('pipeline') or cfg.get('test_pipeline') \
-        or cfg.get('val_pipeline')
-    if not pipeline:
-        raise ToolError('the config has no test pipeline (test_dataloader.dataset.pipeline or '
-                        'test_pipeline); add one, the clip is sampled with it')
-    return copy.deepcopy(list(pipeline))
+    try:
+        return config_test_pipeline(cfg)
+    except ValueError as error:
+        raise ToolError(f'{error} Add one: the clip is sampled with it.') from error
 
 
 def one_view_pipeline(pipeline: List[dict], num_frames: int, rawframes: bool) -> List[dict]:
@@ -215,7 +205,7 @@ def load_clip(cfg: Config, path: str, num_frames: int) -> Tuple[torch.Tensor, Li
     if not osp.exists(path):
         raise ToolError(f'input {path} does not exist')
     rawframes = osp.isdir(path)
-    dataset = _dataset_cfg(cfg)
+    dataset = config_test_dataset(cfg)
     results = _frame_folder(path, dataset) if rawframes else _video(path)
     pipeline = Compose(one_view_pipeline(_test_pipeline(cfg), num_frames, rawframes))
     frame_inds = None

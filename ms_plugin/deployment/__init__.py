@@ -7,7 +7,8 @@ See ``docs/deploy.md``, ``tools/deployment/export_onnx.py`` and
 from .build import RandomWeightsWarning, build_recognizer
 from .onnx_export import (dynamo_supported, export_onnx, max_relative_error, onnx_input_shape,
                           ort_session, run_onnx)
-from .recognizer import (ExportableRecognizer, config_test_pipeline, load_weights,
+from ..utils.checkpoint import load_weights
+from .recognizer import (ExportableRecognizer, config_test_dataset, config_test_pipeline,
                          reference_scores, views_and_size)
 from .video import VideoError, pipeline_frames, read_frame_folder
 
@@ -15,5 +16,5 @@ __all__ = [
     'ExportableRecognizer', 'RandomWeightsWarning', 'VideoError', 'build_recognizer',
     'dynamo_supported', 'export_onnx', 'load_weights', 'max_relative_error',
     'onnx_input_shape', 'ort_session', 'pipeline_frames', 'read_frame_folder', 'run_onnx',
-    'config_test_pipeline', 'reference_scores', 'views_and_size'
+    'config_test_dataset', 'config_test_pipeline', 'reference_scores', 'views_and_size'
 ]

@@ -5,7 +5,6 @@ from typing import Optional, Tuple
 import torch.nn as nn
 from mmengine.config import Config
 
-from .recognizer import load_weights
 
 __all__ = ['RandomWeightsWarning', 'build_recognizer']
 
@@ -45,7 +44,7 @@ def build_recognizer(config: str,
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
 
-    from ..utils.checkpoint import load_checkpoint_dict
+    from ..utils.checkpoint import load_checkpoint_dict, load_weights
 
     cfg = Config.fromfile(config)
     if cfg_options:

@@ -7,6 +7,7 @@ as ``test_step``'s ``pred_score``: the data preprocessor's normalisation, the
 backbone, the neck if any, the head and the head's averaging of views all run
 inside it.
 """
+import copy
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -14,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['ExportableRecognizer', 'config_test_pipeline', 'load_weights', 'reference_scores',
-           'views_and_size']
+__all__ = ['ExportableRecognizer', 'config_test_dataset', 'config_test_pipeline',
+           'reference_scores', 'views_and_size']
 
 # Values of ``cls_head.average_clips`` that ``BaseHead.average_clip`` accepts.
 _AVERAGE_CLIPS = ('score', 'prob', None)
@@ -111,26 +112,6 @@ class ExportableRecognizer(nn.Module):
         return scores.squeeze(1)
 
 
-def load_weights(model: nn.Module, checkpoint: Dict[str, object], source: str) -> None:
-    """Load a checkpoint's weights into ``model``; every key must fit.
-
-    Args:
-        model (nn.Module): The built recognizer.
-        checkpoint (dict): A loaded checkpoint: MMEngine's (weights under
-            ``state_dict``) or a bare state dict.
-        source (str): The file name, for the error message.
-
-    Raises:
-        ValueError: Listing the missing and unexpected keys (and keys of
-            another shape) when the checkpoint does not fit the model.
-    """
-    from ..utils.checkpoint import model_state_dict, state_dict_mismatch
-    mismatch = state_dict_mismatch(model, checkpoint)
-    if mismatch:
-        raise ValueError(mismatch.describe(source))
-    model.load_state_dict(model_state_dict(checkpoint), strict=True)
-
-
 def _pipeline_frames(step: Dict) -> int:
     clips = step.get('num_clips', 1) * (2 if step.get('twice_sample', False) else 1)
     return clips * step.get('clip_len', 1)
@@ -169,14 +150,27 @@ def views_and_size(pipeline: Sequence[Dict]) -> Tuple[int, Optional[Tuple[int, i
     return frames * crops, size
 
 
+def config_test_dataset(cfg) -> Dict:
+    """The config's test dataset (else its validation one), unwrapped from
+    ``RepeatDataset`` and the like; an empty dict if there is neither."""
+    for loader in ('test_dataloader', 'val_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset')
+        if dataset is not None:
+            while 'pipeline' not in dataset and 'dataset' in dataset:
+                dataset = dataset['dataset']
+            return dataset
+    return {}
+
+
 def config_test_pipeline(cfg) -> List[Dict]:
-    """The config's test pipeline: the test dataset's, else ``test_pipeline``."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    pipeline = dataset.get('pipeline') or cfg.get('config_test_pipeline')
+    """A copy of the config's test pipeline: the test (else validation)
+    dataset's, else ``test_pipeline`` or ``val_pipeline``."""
+    pipeline = (config_test_dataset(cfg).get('pipeline') or cfg.get('test_pipeline')
+                or cfg.get('val_pipeline'))
     if not pipeline:
         raise ValueError('The config has no test pipeline (test_dataloader.dataset.pipeline '
                          'or test_pipeline).')
-    return list(pipeline)
+    return copy.deepcopy(list(pipeline))
 
 
 def reference_scores(recognizer: nn.Module, frames: torch.Tensor) -> torch.Tensor:

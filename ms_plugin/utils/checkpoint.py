@@ -21,7 +21,7 @@ from .. import compat
 
 __all__ = ['CheckpointError', 'read_checkpoint', 'load_checkpoint_dict', 'model_state_dict',
            'resumable_checkpoints', 'newest_readable_checkpoint', 'StateDictMismatch',
-           'state_dict_mismatch']
+           'state_dict_mismatch', 'load_weights']
 
 KEYS_SHOWN = 8  # keys listed in a mismatch message before "and N more"
 
@@ -199,3 +199,22 @@ def state_dict_mismatch(model: torch.nn.Module, checkpoint: Mapping) -> StateDic
                     for key in set(own) & set(state)
                     if hasattr(state[key], 'shape') and state[key].shape != own[key].shape)
     return StateDictMismatch(missing, unexpected, shapes)
+
+
+def load_weights(model: torch.nn.Module, checkpoint: Mapping, source: str) -> None:
+    """Load a checkpoint's weights into ``model``; every key and shape must fit.
+
+    Args:
+        model (nn.Module): The built model.
+        checkpoint (Mapping): A loaded checkpoint: MMEngine's (weights under
+            ``state_dict``) or a bare state dict.
+        source (str): The file name, for the error message.
+
+    Raises:
+        ValueError: Listing the missing and unexpected keys (and keys of
+            another shape) when the checkpoint does not fit the model.
+    """
+    mismatch = state_dict_mismatch(model, checkpoint)
+    if mismatch:
+        raise ValueError(mismatch.describe(source))
+    model.load_state_dict(model_state_dict(checkpoint), strict=True)
