@@ -132,7 +132,7 @@ def onnx_ms_profile(ms: torch.nn.Module, feat: torch.Tensor, args: argparse.Name
     print(f'MS module alone in ONNX Runtime (fuse_conv_bn, correlation_impl=allpairs, input '
           f'{tuple(feat.shape)}): median {median_ms(times[args.warmup:]):.2f} ms; kernel time '
           'per run by operator type: ' + ', '.join(
-              f'{op} {total / runs:.2f} ms' for op, total in per_op.most_common(10)))
+              f'{op} {total / runs:.2f} ms' for op, total in per_op.most_common()))
 
 
 def onnx_comparison(args: argparse.Namespace) -> None:
