@@ -1,11 +1,15 @@
-"""What every backbone with MotionSqueeze modules shares: checks, building, init, norms."""
-from typing import Dict, List, Sequence, Tuple
+"""What every backbone with MotionSqueeze modules shares: checks, building,
+running on 2D or 3D features, init, norms."""
+import contextlib
+from typing import Dict, Iterator, List, Sequence, Tuple
 
+import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmaction.registry import MODELS
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
-__all__ = ['MotionSqueezeMixin', 'check_stage_indices']
+__all__ = ['MotionSqueezeMixin', 'check_stage_indices', 'motion_squeeze_clips']
 
 # Arguments of MotionSqueeze that a backbone sets itself, per stage.
 STAGE_ARGS = ('in_channels', 'num_segments')
@@ -28,6 +32,33 @@ def check_stage_indices(stages: Sequence[int], num_stages: int,
     if len(set(resolved)) != len(resolved):
         raise ValueError(f'{what} has a stage twice: {tuple(stages)}.')
     return tuple(sorted(resolved))
+
+
+def motion_squeeze_clips(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a MotionSqueeze module on the features of a 3D CNN.
+
+    The module correlates frame t with frame t+1 of each clip, so the clips'
+    time axis becomes its clip-major batch of frames and back again.
+
+    Args:
+        module (nn.Module): A MotionSqueeze module built with
+            ``num_segments`` equal to the T of ``x``.
+        x (Tensor): ``[N, C, T, H, W]`` features.
+
+    Returns:
+        Tensor: ``[N, C, T, H, W]``, input plus motion features.
+    """
+    n, c, t, h, w = x.shape
+    if t != module.num_segments:
+        raise ValueError(
+            f'This MS module was built for T={module.num_segments} frames at its stage but '
+            f'got features of shape {tuple(x.shape)} (T={t}). The backbone derives T from its '
+            "clip_len and temporal strides: set the backbone's clip_len to the clip_len of "
+            "the pipeline's SampleFrames.")
+    frames = x.transpose(1, 2).reshape(n * t, c, h, w)  # [N, C, T, H, W] -> [N*T, C, H, W]
+    out = module(frames)  # [N*T, C, H, W]
+    # [N*T, C, H, W] -> [N, T, C, H, W] -> [N, C, T, H, W]
+    return out.view(n, t, c, h, w).transpose(1, 2).contiguous()
 
 
 class MotionSqueezeMixin:
@@ -66,6 +97,44 @@ class MotionSqueezeMixin:
         self.add_module(name, module)
         self._ms_names = getattr(self, '_ms_names', []) + [name]
         return module
+
+    def run_ms_module(self, name: str, x: torch.Tensor, with_cp: bool = False) -> torch.Tensor:
+        """Apply MS module ``name`` to a stage's output, 2D or 3D.
+
+        Args:
+            name (str): The attribute given to :meth:`add_ms_module`.
+            x (Tensor): ``[N*T, C, H, W]`` frame features (2D and TSM
+                backbones) or ``[N, C, T, H, W]`` clip features (3D CNNs).
+            with_cp (bool): Recompute the module in the backward pass instead
+                of storing its activations (its correlation volume, ``(2d+1)^2``
+                channels per frame, is the largest). Defaults to False.
+
+        Returns:
+            Tensor: Same shape as ``x``: input plus motion features.
+        """
+        module = getattr(self, name)
+        if x.dim() == 5:
+            run = lambda features: motion_squeeze_clips(module, features)  # noqa: E731
+        else:
+            run = module
+        if with_cp and x.requires_grad:
+            return cp.checkpoint(run, x, use_reentrant=False)
+        return run(x)
+
+    @contextlib.contextmanager
+    def ms_modules_hidden(self) -> Iterator[None]:
+        """Inside the block the MS modules are not submodules of the backbone.
+
+        For code that walks ``named_modules()`` to map a 2D checkpoint onto the
+        backbone (MMAction2's weight inflation), where the MS modules have no
+        counterpart and would only be reported as missing.
+        """
+        hidden = [(name, self._modules.pop(name)) for name, _ in self.ms_modules()]
+        try:
+            yield
+        finally:
+            for name, module in hidden:
+                self._modules[name] = module
 
     def ms_modules(self) -> List[Tuple[str, nn.Module]]:
         """``(name, module)`` of each MS module, in the order they were added."""
