@@ -19,6 +19,7 @@ import atexit
 import logging
 import os
 import tempfile
+import uuid
 from typing import Dict, List, Optional, Sequence
 
 from mmaction.registry import TRANSFORMS
@@ -81,9 +82,11 @@ class UnreadableVideoGuard(BaseTransform):
                                    for t in transforms])
         # Written by the worker processes (append, one line per skipped file),
         # read by the hook in the main process. A path survives pickling and
-        # copying, where a shared-memory counter would not.
-        handle, self.ledger = tempfile.mkstemp(prefix='ms_plugin_skipped_', suffix='.txt')
-        os.close(handle)
+        # copying, where a shared-memory counter would not. Only named here:
+        # the file exists once a video is skipped, so a run that skips
+        # nothing (or is killed) leaves nothing behind.
+        self.ledger = os.path.join(tempfile.gettempdir(),
+                                   f'ms_plugin_skipped_{uuid.uuid4().hex}.txt')
         atexit.register(_remove, self.ledger, os.getpid())
 
     def read(self, results: Dict) -> Dict:
