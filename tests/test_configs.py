@@ -45,7 +45,14 @@ def _load(path: Path) -> Config:
 
 
 def _num_segments(cfg: Config) -> int:
-    return cfg.model.backbone.get('num_segments', 8)
+    """Frames per clip: TSM's num_segments, or a 3D backbone's clip_len."""
+    backbone = cfg.model.backbone
+    return backbone.get('num_segments', backbone.get('clip_len', 8))
+
+
+def _is_3d(cfg: Config) -> bool:
+    """Clips as [views, C, T, H, W] (Recognizer3D) rather than frames [views*T, C, H, W]."""
+    return cfg.model.data_preprocessor.get('format_shape', 'NCHW') == 'NCTHW'
 
 
 def _model_without_downloads(cfg: Config) -> dict:
@@ -59,7 +66,8 @@ def test_the_paper_configs_and_the_swap_example_are_all_found():
     names = set(CONFIG_IDS)
     expected = {'msnet_r50_sthv1.py', 'msnet_r50_16f_sthv1.py', 'msnet_r50_sthv2.py',
                 'msnet_r50_16f_sthv2.py', 'msnet_r50_k400.py', 'msnet_r50_hmdb51.py',
-                'examples/tsm_r50_sthv2_swap_ms.py'}
+                'examples/tsm_r50_sthv2_swap_ms.py', 'msnet_mobilenetv2_sthv2.py',
+                'msnet_slowonly_r50_k400.py'}
     assert expected <= names
 
 
@@ -83,7 +91,8 @@ def test_config_model_trains_and_tests_a_step(path):
     frames = _num_segments(cfg)
 
     def batch(views: int) -> Dict:
-        inputs = [torch.randint(0, 256, (views * frames, 3, 32, 32), dtype=torch.uint8)]
+        shape = (views, 3, frames, 32, 32) if _is_3d(cfg) else (views * frames, 3, 32, 32)
+        inputs = [torch.randint(0, 256, shape, dtype=torch.uint8)]
         return dict(inputs=inputs, data_samples=[ActionDataSample().set_gt_label(0)])
 
     model.train()
@@ -139,6 +148,8 @@ def _expected_views(pipeline: List[dict]) -> int:
     for step in pipeline:
         if step['type'] in SAMPLERS and step.get('test_mode'):
             views *= 2 if step.get('twice_sample') else 1
+            if step.get('clip_len', 1) > 1:  # 3D sampling: each clip is a view
+                views *= step.get('num_clips', 1)
             if step['type'] == 'DenseSampleFrames':
                 views *= step.get('num_sample_positions', 10)
         views *= {'ThreeCrop': 3, 'TenCrop': 10}.get(step['type'], 1)
@@ -179,9 +190,12 @@ def test_config_pipeline_runs_on_generated_data(path, split, generated_data, tmp
     views = _expected_views(pipeline) if split == 'test' else 1
     inputs = sample['inputs']
     assert inputs.dtype == torch.uint8 and inputs.shape[1] == 3
-    assert inputs.shape[0] == views * frames
-    if path.parent == CONFIG_DIR and path.name.startswith('msnet_r50') and split != 'test':
-        assert inputs.shape[2:] == (224, 224)
+    if _is_3d(cfg):
+        assert inputs.shape[0] == views and inputs.shape[2] == frames
+    else:
+        assert inputs.shape[0] == views * frames
+    if path.parent == CONFIG_DIR and path.name.startswith('msnet_') and split != 'test':
+        assert inputs.shape[-2:] == (224, 224)
     assert sample['data_samples'].gt_label.item() == flip_map.get(label, label)
 
 

@@ -2,8 +2,6 @@
 from typing import Dict, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
@@ -112,11 +110,6 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
             self.init_ms_weights()
 
     # ------------------------------------------------------------ forward
-    def _run_ms(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(module, x, use_reentrant=False)
-        return module(x)
-
     def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor]]:
         """Stem, then each stage followed by its MS module if it has one.
 
@@ -135,7 +128,7 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
         for i, layer_name in enumerate(self.res_layers):
             x = getattr(self, layer_name)(x)
             if i in self.ms_stages:
-                x = self._run_ms(getattr(self, f'ms_layer{i + 1}'), x)
+                x = self.run_ms_module(f'ms_layer{i + 1}', x, self.with_cp)
             if i in self.out_indices:
                 outs.append(x)
         if len(outs) == 1:

@@ -1,0 +1,29 @@
+# TSM-MobileNetV2 (MMAction2's MobileNetV2TSM), from scratch, on the synthetic
+# motion data: the baseline of msnet_mobilenetv2_synthetic.py.
+_base_ = ['./_base_backbones_synthetic.py']
+
+model = dict(
+    type='Recognizer2D',
+    backbone=dict(
+        type='MobileNetV2TSM',
+        num_segments={{_base_.num_frames}},
+        is_shift=True,
+        shift_div=8,
+        pretrained=None,
+        pretrained2d=False),
+    cls_head=dict(
+        type='TSMHead',
+        num_segments={{_base_.num_frames}},
+        num_classes={{_base_.num_classes}},
+        in_channels=1280,
+        spatial_type='avg',
+        consensus=dict(type='AvgConsensus', dim=1),
+        dropout_ratio=0.5,
+        init_std=0.001,
+        is_shift=True,
+        average_clips='prob'),
+    data_preprocessor=dict(
+        type='ActionDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        format_shape='NCHW'))
