@@ -401,22 +401,29 @@ def test_benchmark_onnx_comparison_prints_both_backbones_and_the_cost(capsys):
     assert cost == pytest.approx(100 * (tsm_ms - tsm) / tsm, abs=rounding + 0.01)
 
 
-def test_benchmark_onnx_profile_of_the_ms_module_names_its_operators(capsys):
+def test_benchmark_onnx_profile_attributes_the_ms_nodes_of_the_backbone(capsys):
     pytest.importorskip('onnxruntime')
     import argparse
 
-    from ms_plugin.models import MotionSqueeze
+    from ms_plugin.models.backbones import ResNetTSM_MS
     tool = _load_tool('analysis/benchmark_ms.py')
     torch.manual_seed(0)
-    ms = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2)
+    backbone = ResNetTSM_MS(depth=18, num_segments=3, pretrained=None, pretrained2d=False)
+    backbone.init_weights()
     args = argparse.Namespace(repeats=2, warmup=1, onnx_threads=1)
-    tool.onnx_ms_profile(ms, torch.randn(4, 16, 6, 6), args)
+    tool.onnx_ms_profile(backbone, torch.randn(3, 3, 64, 64), args)
     printed = capsys.readouterr().out
-    line = re.search(r'MS module alone in ONNX Runtime .*input \(4, 16, 6, 6\)\): median '
-                     r'([\d.]+) ms; kernel time per run by operator type: (.*)$', printed,
-                     flags=re.M)
+    line = re.search(r'input \(3, 3, 64, 64\), 1 threads, 3 runs\): MS nodes ([\d.]+) ms .*, '
+                     r'([\d.]+)% of the other nodes\' ([\d.]+) ms; its convs and residual sum '
+                     r'alone ([\d.]+) ms .*by operator type: (.*)$', printed, flags=re.M)
     assert line, printed
-    ops = dict(re.findall(r'(\w+) ([\d.]+) ms', line.group(2)))
-    # The exported correlation is a matrix product and a gather (correlation_impl=allpairs).
+    total, share, others, convs = (float(v) for v in line.groups()[:4])
+    ops = {op: float(t) for op, t in re.findall(r'(\w+) ([\d.]+) ms', line.group(5))}
+    # The exported correlation is a matrix product and a gather (correlation_impl=allpairs),
+    # the transform convs; the shares add up.
     assert 'Gather' in ops and any('MatMul' in op for op in ops), ops
-    assert ms.correlation_impl == 'strided'  # set back after the export
+    assert any('Conv' in op for op in ops), ops
+    assert total == pytest.approx(sum(ops.values()), abs=0.01 * len(ops) + 0.01)
+    assert 0 < convs < total and others > 0
+    assert share == pytest.approx(100 * total / others, rel=0.05, abs=0.02)
+    assert backbone.ms_layer2.correlation_impl == 'strided'  # the export used a copy
