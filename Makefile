@@ -29,8 +29,14 @@ $(STAMP): requirements/pinned.txt setup.cfg pyproject.toml
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest tests
 
-demo: $(STAMP)
-	$(VENV)/bin/python tools/demo.py
+# The demo uses .venv/ as it is once built (a fresh clone or a checkout with new
+# file times does not reinstall it); DEMO_ARGS passes options, e.g.
+# `make demo DEMO_ARGS=--force` (write the data again) or
+# `make demo DEMO_ARGS='--work-dir /tmp/ms_demo'`.
+DEMO_ARGS ?=
+demo:
+	@test -f $(STAMP) || $(MAKE) --no-print-directory venv
+	$(VENV)/bin/python tools/demo.py $(DEMO_ARGS)
 
 # The oldest stack: Python 3.8, torch 2.1.2 (requirements/oldest.txt).
 .venvs/oldest/.installed: requirements/oldest.txt setup.cfg pyproject.toml

@@ -13,7 +13,8 @@ from mmengine.registry import init_default_scope
 from ms_plugin.datasets.synthetic_motion import (CLASSES, MotionSpec,
                                                  flip_label_map,
                                                  load_flip_label_map,
-                                                 make_clip, render_clip,
+                                                 make_clip, make_clip_masks,
+                                                 render_clip,
                                                  sample_appearance,
                                                  sample_motion, split_labels,
                                                  write_dataset)
@@ -229,3 +230,27 @@ def test_configs_share_data_and_use_the_flip_map():
     assert cfgs['tsm'].model.backbone.type == 'ResNetTSM'
     assert cfgs['msnet'].model.backbone.type == 'ResNetTSM_MS'
     assert {c.model.backbone.pretrained for c in cfgs.values()} == {None}
+
+
+def test_masks_show_where_the_object_is():
+    """make_clip_masks is the ground truth of make_clip: the object covers the pixels
+    that differ from the background, and a translating object's mask moves with it."""
+    label = CLASSES.index('moving right')
+    clip = make_clip(label, 0, 'val', 4, 48, 4).astype(float)
+    masks = make_clip_masks(label, 0, 'val', 4, 48, 4)
+    assert masks.shape == (4, 48, 48) and masks.dtype == np.float32
+    assert 0 <= masks.min() and masks.max() == 1
+    # The background is static: where no frame shows the object, nothing changes.
+    empty = (masks == 0).all(0)
+    assert empty.any()
+    assert np.abs(np.diff(clip, axis=0))[:, empty].max() <= 1
+    # Outside the object's edge, frame t shows the background of frame t+1's uncovered
+    # pixels, and the mask covers the object's pixels: they change from frame to frame.
+    inside = (masks[0] == 1) & (masks[1] == 0)
+    assert np.abs(clip[0] - clip[1])[inside].mean() > 5
+    # Moving right: the mask's horizontal circular mean moves right every frame.
+    cols = np.exp(2j * np.pi * np.arange(48) / 48)
+    centre = np.angle((masks.sum(1) * cols).sum(1)) * 48 / (2 * np.pi)
+    steps = (np.diff(centre) + 24) % 48 - 24
+    spec = MotionSpec()
+    assert np.all(steps >= spec.speed[0] * 48 - 1) and np.all(steps <= spec.speed[1] * 48 + 1)

@@ -76,6 +76,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         '(one block per feature cell)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random initialisation (no checkpoint). Defaults to 0')
+    parser.add_argument('--save-motion', metavar='FILE.npz',
+                        help='also save the drawn maps (motion [T, 3, h, w]: dx, dy in units '
+                        'of max_displacement cells, confidence; max_displacement; frames) '
+                        'with numpy.savez')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/test.py')
     return parser.parse_args(argv)
@@ -257,6 +261,11 @@ def run(args: argparse.Namespace) -> str:
                   title=f'{osp.basename(args.input)}: {name} '
                   f'({osp.splitext(osp.basename(args.config))[0]})',
                   note=None if args.checkpoint else RANDOM_INIT_NOTE)
+    if args.save_motion:
+        import numpy as np
+        os.makedirs(osp.dirname(osp.abspath(args.save_motion)), exist_ok=True)
+        np.savez(args.save_motion, motion=motion.numpy(), max_displacement=max_displacement,
+                 frames=frames, module=name)
     long_clip = len(titles) >= 8
     if suffix in ('.gif', '.mp4', '.avi'):
         images = motion_animation(frames, motion, progress=True, **kwargs)

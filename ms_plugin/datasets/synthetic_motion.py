@@ -234,20 +234,10 @@ def sample_motion(label: int, num_frames: int, rng: np.random.Generator,
     return dict(shift=shift, zoom=zoom, turn=turn)
 
 
-def render_clip(appearance: dict, motion: dict) -> np.ndarray:
-    """Render the frames of one clip.
-
-    Args:
-        appearance (dict): From :func:`sample_appearance`.
-        motion (dict): From :func:`sample_motion`.
-
-    Returns:
-        np.ndarray: uint8 [T, H, W, 3], RGB.
-    """
-    background = appearance['background']
-    size = background.shape[0]
+def _object_layers(appearance: dict, motion: dict):
+    """Yield, per frame, the object's coverage ``alpha`` [H, W] and its object coordinates."""
+    size = appearance['background'].shape[0]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
-    frames = []
     for shift, zoom, turn in zip(motion['shift'], motion['zoom'],
                                  motion['turn']):
         cx, cy = appearance['center'] + shift
@@ -262,10 +252,51 @@ def render_clip(appearance: dict, motion: dict) -> np.ndarray:
         v = (-s * dx + c * dy) / radius
         gauge = _shape_radius(appearance['shape'], u, v)
         # Anti-aliased edge about one pixel wide.
-        alpha = np.clip((1 - gauge) * radius + 0.5, 0, 1)[..., None]
+        alpha = np.clip((1 - gauge) * radius + 0.5, 0, 1)
+        yield alpha, u, v
+
+
+def render_clip(appearance: dict, motion: dict) -> np.ndarray:
+    """Render the frames of one clip.
+
+    Args:
+        appearance (dict): From :func:`sample_appearance`.
+        motion (dict): From :func:`sample_motion`.
+
+    Returns:
+        np.ndarray: uint8 [T, H, W, 3], RGB.
+    """
+    background = appearance['background']
+    frames = []
+    for alpha, u, v in _object_layers(appearance, motion):
         obj = _sample_bilinear(appearance['texture'], u, v)
+        alpha = alpha[..., None]
         frames.append(background * (1 - alpha) + obj * alpha)
     return np.clip(np.stack(frames), 0, 255).round().astype(np.uint8)
+
+
+def render_masks(appearance: dict, motion: dict) -> np.ndarray:
+    """Where the object is in each frame of a clip (the ground truth of a motion map).
+
+    Args:
+        appearance (dict): From :func:`sample_appearance`.
+        motion (dict): From :func:`sample_motion`.
+
+    Returns:
+        np.ndarray: float32 [T, H, W], the object's coverage of each pixel in
+        [0, 1] (1 inside, 0 on the background, fractional on its edge).
+    """
+    return np.stack([alpha for alpha, _, _ in _object_layers(appearance, motion)]
+                    ).astype(np.float32)
+
+
+def _clip_parts(label: int, seed: int, split: str, index: int, size: int,
+                num_frames: int, spec: MotionSpec,
+                classes: Sequence[str]) -> Tuple[dict, dict]:
+    rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+    appearance = sample_appearance(rng, size, spec)
+    motion = sample_motion(label, num_frames, rng, size, spec, classes)
+    return appearance, motion
 
 
 def make_clip(label: int, seed: int, split: str, index: int, size: int,
@@ -276,10 +307,20 @@ def make_clip(label: int, seed: int, split: str, index: int, size: int,
     Returns:
         np.ndarray: uint8 [T, H, W, 3], RGB.
     """
-    rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
-    appearance = sample_appearance(rng, size, spec)
-    motion = sample_motion(label, num_frames, rng, size, spec, classes)
-    return render_clip(appearance, motion)
+    return render_clip(*_clip_parts(label, seed, split, index, size, num_frames,
+                                    spec, classes))
+
+
+def make_clip_masks(label: int, seed: int, split: str, index: int, size: int,
+                    num_frames: int, spec: MotionSpec = MotionSpec(),
+                    classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """The object's masks of the clip :func:`make_clip` renders with the same arguments.
+
+    Returns:
+        np.ndarray: float32 [T, H, W] in [0, 1]; see :func:`render_masks`.
+    """
+    return render_masks(*_clip_parts(label, seed, split, index, size, num_frames,
+                                     spec, classes))
 
 
 def split_labels(seed: int, split: str, num_videos: int,
