@@ -1,7 +1,7 @@
 """``tools/demo.py`` (``make demo``): end to end at a tiny scale, and its checks of bad input.
 
 The end-to-end test runs the demo as ``make demo`` does (a subprocess) on a
-few 64 px videos for one epoch, with TSN and MSNet: every stage, the table,
+few 96 px videos for one epoch, with TSN and MSNet: every stage, the table,
 the logs, and the figure of the trained MSNet with its check against the
 object's true position. The other tests call the demo's functions directly.
 """
@@ -20,7 +20,7 @@ from conftest import REPO_ROOT, load_tool, subprocess_env
 
 demo = load_tool('demo')
 
-TINY = ['--num-videos', '20', '--val-videos', '10', '--size', '64', '--epochs', '1',
+TINY = ['--num-videos', '20', '--val-videos', '10', '--size', '96', '--epochs', '1',
         '--threads', '1']
 
 
@@ -82,7 +82,7 @@ def test_tiny_demo_draws_and_checks_the_trained_msnet(tiny_demo):
     from PIL import Image
     with Image.open(work_dir / 'motion.png') as image:
         assert image.size[0] > 400 and image.size[1] > 200
-    assert check['grid'] == [8, 8]  # 64 px / stride 8
+    assert check['grid'] == [12, 12]  # 96 px / stride 8
     assert check['object_cells'] > 0 and check['background_cells'] > 0
     assert check['passed'], check['summary']
     assert check['summary'] in output

@@ -85,8 +85,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='seed of the data and of the training (default: 0)')
     parser.add_argument('--force', action='store_true',
                         help='write the data again even if WORK_DIR/data holds it')
-    parser.add_argument('--num-videos', type=int, default=1000,
-                        help='training videos (default: 1000)')
+    parser.add_argument('--num-videos', type=int, default=640,
+                        help='training videos (default: 640)')
     parser.add_argument('--val-videos', type=int, default=200,
                         help='test videos (default: 200)')
     parser.add_argument('--size', type=int, default=96,
@@ -158,8 +158,8 @@ def run(cmd: List[str], log_file: str, env: Dict[str, str],
                     on_line(line)
     if proc.returncode != 0:
         tail = ''.join(lines[-25:])
-        raise DemoError(f'{tail}\n{" ".join(cmd[1:3])} failed (exit {proc.returncode}); its '
-                        f'full output is in {log_file}.')
+        raise DemoError(f'the end of its output:\n{tail}\n{" ".join(cmd[1:3])} failed (exit '
+                        f'{proc.returncode}); its full output is in {log_file}.')
     return ''.join(lines)
 
 
@@ -346,7 +346,8 @@ def config_epochs(config: str) -> int:
 def complexity(config: str, args: argparse.Namespace, log_file: str,
                env: Dict[str, str]) -> Dict[str, float]:
     """Parameters and FLOPs (multiply-adds) of one clip."""
-    text = run([sys.executable, 'tools/analysis/get_flops.py', config, '--shape',
+    # N T C H W: one clip of args.frames frames
+    text = run([sys.executable, 'tools/analysis/get_flops.py', config, '--shape', '1',
                 str(args.frames), '3', str(args.size), str(args.size)], log_file, env)
     flops = re.search(r'FLOPs: ([0-9.]+) G', text)
     params = re.search(r'params: ([0-9.]+) M', text)
@@ -409,11 +410,12 @@ def table(results: List[Dict[str, float]], args: argparse.Namespace, epochs: int
 
 
 # What the check of the motion maps asks (cells of the MS module's grid): the
-# object's mean displacement within this angle of its true direction, most of
-# its cells pointing the right way, and most background cells near zero.
+# object's median displacement within this angle of its true direction, most of
+# its cells pointing the right way, and most background cells (a cell away
+# from the object) below half a cell.
 MAX_ANGLE_ERROR = 30.0
 MIN_OBJECT_ALIGNED = 0.5
-MIN_BACKGROUND_STILL = 0.8
+MIN_BACKGROUND_STILL = 0.5
 
 
 def check_motion(maps_file: str, video: str, label: int, args: argparse.Namespace) -> dict:

@@ -437,14 +437,15 @@ def write_images(path: str, images: Union[np.ndarray, Sequence[np.ndarray]], fps
 
 def translation_agreement(motion: Tensor, masks: np.ndarray, direction: Sequence[float],
                           max_displacement: int, object_cover: float = 0.5,
-                          near_zero: float = 0.5) -> Dict[str, float]:
+                          near_zero: float = 0.5, margin: int = 1) -> Dict[str, float]:
     """How well motion maps of a translating object agree with where the object is.
 
     The maps are compared with ground-truth object masks (e.g. from the
     synthetic motion generator) pooled onto the module's grid: a cell is the
     object's in pair (t, t+1) if the object covers at least ``object_cover``
-    of it in frame t, and background if the object touches it in neither
-    frame t nor t+1.
+    of it in frame t, and background if the object touches neither it nor
+    its neighbours within ``margin`` cells in frame t or t+1 (a feature's
+    receptive field reaches past its cell).
 
     Args:
         motion (Tensor): ``[T, 3, h, w]`` (dx, dy, confidence), dx and dy in
@@ -457,12 +458,14 @@ def translation_agreement(motion: Tensor, masks: np.ndarray, direction: Sequence
         object_cover (float): Coverage making a cell the object's. Defaults to 0.5.
         near_zero (float): Displacement (cells) below which a background cell
             counts as still. Defaults to 0.5.
+        margin (int): Cells around the object that are neither object nor
+            background. Defaults to 1.
 
     Returns:
         dict[str, float]: ``object_cells`` and ``background_cells`` (counted
-        over the T-1 pairs); ``angle_error`` (degrees) between the mean
-        displacement of the object's cells and ``direction``; ``object_along``,
-        the object cells' mean displacement along ``direction`` (cells);
+        over the T-1 pairs); ``angle_error`` (degrees) between the object
+        cells' displacement (the median of x and of y) and ``direction``;
+        ``object_along``, their median displacement along ``direction`` (cells);
         ``object_aligned``, the share of them within 45 degrees of it;
         ``background_magnitude``, the background cells' mean displacement
         length (cells); ``background_still``, the share of them below
@@ -480,11 +483,14 @@ def translation_agreement(motion: Tensor, masks: np.ndarray, direction: Sequence
     unit = torch.tensor(direction, dtype=torch.float32)
     unit = unit / unit.norm()
     obj = cover[:pairs] >= object_cover  # [P, h, w]
-    background = (cover[:pairs] == 0) & (cover[1:] == 0)
+    touched = ((cover[:pairs] > 0) | (cover[1:] > 0)).float()[:, None]
+    near = F.max_pool2d(touched, 2 * margin + 1, stride=1, padding=margin)[:, 0] > 0
+    background = ~near
     vectors = flow.permute(0, 2, 3, 1)  # [P, h, w, 2]
     on_object = vectors[obj]
-    mean = on_object.mean(0) if len(on_object) else torch.zeros(2)
-    cosine = float(mean @ unit / mean.norm().clamp_min(1e-9))
+    # Medians: a few cells of a wrong match must not swing the direction.
+    median = on_object.median(0).values if len(on_object) else torch.zeros(2)
+    cosine = float(median @ unit / median.norm().clamp_min(1e-9))
     lengths = on_object.norm(dim=1).clamp_min(1e-9)
     aligned = ((on_object @ unit) / lengths) >= math.cos(math.radians(45))
     still = vectors[background].norm(dim=1)
@@ -492,7 +498,7 @@ def translation_agreement(motion: Tensor, masks: np.ndarray, direction: Sequence
         object_cells=int(obj.sum()),
         background_cells=int(background.sum()),
         angle_error=math.degrees(math.acos(max(-1.0, min(1.0, cosine)))),
-        object_along=float((on_object @ unit).mean()) if len(on_object) else 0.0,
+        object_along=float((on_object @ unit).median()) if len(on_object) else 0.0,
         object_aligned=float(aligned.float().mean()) if len(on_object) else 0.0,
         background_magnitude=float(still.mean()) if len(still) else 0.0,
         background_still=float((still < near_zero).float().mean()) if len(still) else 1.0)
