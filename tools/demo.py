@@ -416,6 +416,9 @@ def table(results: List[Dict[str, float]], args: argparse.Namespace, epochs: int
 MAX_ANGLE_ERROR = 30.0
 MIN_OBJECT_ALIGNED = 0.5
 MIN_BACKGROUND_STILL = 0.5
+# Output stride of res3 (layer2) of a ResNet: one cell of the MS module's maps
+# is this many pixels.
+RES3_STRIDE = 8
 
 
 def check_motion(maps_file: str, video: str, label: int, args: argparse.Namespace) -> dict:
@@ -456,9 +459,14 @@ def visualize(result: Dict[str, float], args: argparse.Namespace, data_dir: str,
     maps_file = osp.join(args.work_dir, 'motion.npz')
     stages.start('motion', f"the trained MSNet's motion maps of test video {video} "
                  '(moving right)')
+    # Full colour at a quarter above the data's fastest translation, so that
+    # the object's true motion, not the largest outlier, sets the colour scale.
+    from ms_plugin.datasets.synthetic_motion import MotionSpec
+    saturation = 1.25 * MotionSpec().speed[1] * args.size / RES3_STRIDE
     run([sys.executable, 'tools/visualize_motion.py', MODELS['msnet'][1],
          osp.join(data_dir, 'videos', video), '--checkpoint', result['checkpoint'], '--out',
-         out, '--save-motion', maps_file, '--cfg-options'] + model_options(args),
+         out, '--save-motion', maps_file, '--max-magnitude', f'{saturation:.1f}',
+         '--cfg-options'] + model_options(args),
         osp.join(args.work_dir, 'motion.log'), env)
     check = check_motion(maps_file, video, label, args)
     check.update(video=video, figure=out)
