@@ -38,10 +38,14 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from typing import Callable, Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# mmcv-lite says it lacks mmcv's CUDA ops when mmaction is imported; the demo
+# needs none of them (its subprocesses run with PYTHONWARNINGS=ignore).
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 try:
     from tqdm import tqdm
