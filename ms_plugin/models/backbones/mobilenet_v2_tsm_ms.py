@@ -154,11 +154,3 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
         if len(outs) == 1:
             return outs[0]
         return tuple(outs)
-
-    # ------------------------------------------------------------ train mode
-    def train(self, mode: bool = True) -> 'MobileNetV2TSM_MS':
-        """MobileNetV2's train mode (frozen stages, norm_eval), then the MS
-        modules' norms (:meth:`set_ms_norms_mode`); returns ``self``."""
-        super().train(mode)
-        self.set_ms_norms_mode(mode, self.norm_eval)
-        return self

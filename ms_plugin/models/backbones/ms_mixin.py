@@ -146,6 +146,15 @@ class MotionSqueezeMixin:
             if hasattr(module, 'init_weights'):
                 module.init_weights()
 
+    def train(self, mode: bool = True) -> nn.Module:
+        """The backbone's own train mode (frozen stages, ``norm_eval``, partial
+        BN), then the MS modules' norms (:meth:`set_ms_norms_mode`); returns
+        ``self`` as :meth:`torch.nn.Module.train` does (some MMAction2
+        backbones' ``train`` returns None)."""
+        super().train(mode)
+        self.set_ms_norms_mode(mode, self.norm_eval)
+        return self
+
     def set_ms_norms_mode(self, mode: bool, norm_eval: bool) -> None:
         """The MS modules' BatchNorms follow ``norm_eval`` only.
 

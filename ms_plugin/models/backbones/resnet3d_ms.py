@@ -151,14 +151,6 @@ class ResNet3dMSMixin(MotionSqueezeMixin):
             return outs[0]
         return tuple(outs)
 
-    # ------------------------------------------------------------ train mode
-    def train(self, mode: bool = True) -> 'ResNet3dMSMixin':
-        """ResNet3d's train mode (frozen stages, norm_eval), then the MS
-        modules' norms (:meth:`set_ms_norms_mode`); returns ``self``."""
-        super().train(mode)
-        self.set_ms_norms_mode(mode, self.norm_eval)
-        return self
-
 
 @MODELS.register_module()
 class ResNet3d_MS(ResNet3dMSMixin, ResNet3d):

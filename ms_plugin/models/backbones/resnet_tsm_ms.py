@@ -134,13 +134,3 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
         if len(outs) == 1:
             return outs[0]
         return tuple(outs)
-
-    # ------------------------------------------------------------ train mode
-    def train(self, mode: bool = True) -> 'ResNetTSM_MS':
-        """ResNet's train mode (frozen stages, norm_eval, partial BN), then the
-        MS modules' norms, which have no pretrained statistics to preserve
-        (:meth:`set_ms_norms_mode`); returns ``self`` as
-        :meth:`torch.nn.Module.train` does (ResNet's returns None)."""
-        super().train(mode)
-        self.set_ms_norms_mode(mode, self.norm_eval)
-        return self
