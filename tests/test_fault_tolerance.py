@@ -35,9 +35,20 @@ def _draws() -> tuple:
 
 # ------------------------------------------------------------- the configs here
 CONFIG_DIR = TEST_CONFIGS.parents[1] / 'configs'
+# The configs built on this repository's bases. Those that swap the MS backbone
+# into an MMAction2 config (`_base_ = ['mmaction::...']`: the example and the
+# MobileNetV2/SlowOnly ones) keep MMAction2's runtime and pipelines unchanged.
 OWN_CONFIGS = sorted(path for path in CONFIG_DIR.rglob('*.py')
                      if '_base_' not in path.parts and 'examples' not in path.parts
-                     and not path.name.startswith('_'))
+                     and not path.name.startswith('_')
+                     and "'mmaction::" not in path.read_text())
+
+
+def test_the_stock_config_swaps_are_the_only_configs_left_out():
+    swaps = sorted(path.name for path in CONFIG_DIR.glob('*.py')
+                   if "'mmaction::" in path.read_text())
+    assert swaps == ['msnet_mobilenetv2_sthv2.py', 'msnet_slowonly_r50_k400.py']
+    assert len(OWN_CONFIGS) >= 10
 READERS = ('DecordInit', 'DecordDecode', 'RawFrameDecode')
 
 
