@@ -342,9 +342,10 @@ def metric(text: str, name: str) -> float:
 
 
 def config_epochs(config: str) -> int:
-    with open(osp.join(ROOT, 'configs/synthetic/_base_synthetic.py')) as f:
-        match = re.search(r'^max_epochs = (\d+)', f.read(), re.M)
-    return int(match.group(1))
+    """The training epochs ``config`` sets (``train_cfg.max_epochs``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
+    return int(cfg.train_cfg.max_epochs)
 
 
 def complexity(config: str, args: argparse.Namespace, log_file: str,
