@@ -8,6 +8,7 @@ object's true position. The other tests call the demo's functions directly.
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import namedtuple
@@ -21,7 +22,7 @@ from conftest import REPO_ROOT, load_tool, subprocess_env
 demo = load_tool('demo')
 
 TINY = ['--num-videos', '20', '--val-videos', '10', '--size', '96', '--epochs', '1',
-        '--threads', '1']
+        '--threads', '1', '--cfg-options', 'train_dataloader.batch_size=2']
 
 
 def _args(work_dir: Path, *extra: str):
@@ -71,9 +72,18 @@ def test_tiny_demo_runs_every_stage(tiny_demo):
         assert Path(results[key]['checkpoint']).is_file()
     assert results['msnet']['mparams'] > results['tsn']['mparams']
     assert '20 training / 10 test videos' in table
+    # The demo's data holds the 5 classes its configs are sized for.
+    from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES
+    classes = (work_dir / 'data' / 'classes.txt').read_text().splitlines()
+    assert tuple(classes) == TRANSLATION_CLASSES
+    assert '5 classes (chance 20%)' in table
     # The console shows results, not MMEngine's log lines (they stay in the files).
     assert 'mmengine - INFO' not in output
     assert 'Epoch(train)' in (work_dir / 'msnet' / 'train.log').read_text()
+    # --cfg-options reach the training: 20 videos in batches of 2 are 10 iterations.
+    assert re.search(r'Epoch\(train\)\s+\[1\]\[\s*10/10\]',
+                     (work_dir / 'msnet' / 'train.log').read_text())
+    assert 'train_dataloader.batch_size=2' in table
 
 
 def test_tiny_demo_draws_and_checks_the_trained_msnet(tiny_demo):
@@ -105,6 +115,22 @@ def test_data_is_reused_and_force_writes_it_again(tmp_path):
     assert (tmp_path / 'notes.txt').read_text() == 'mine', '--force touches WORK_DIR/data only'
     meta = json.loads((data_dir / 'meta.json').read_text())
     assert meta['num_videos'] == {'train': 6, 'val': 4} and meta['size'] == 32
+
+
+def test_data_of_other_classes_is_not_reused(tmp_path):
+    """A dataset of all 10 classes (e.g. from an older demo) is not the demo's: --force."""
+    args = _args(tmp_path)
+    data_dir = tmp_path / 'data'
+    demo.make_data(args, str(data_dir), _quiet_stages())
+    meta = json.loads((data_dir / 'meta.json').read_text())
+    assert meta['classes'] == list(demo.demo_classes())
+    assert meta['spec']['radius'] == list(demo.OBJECT_RADIUS)
+    other = json.loads(json.dumps(demo.wanted_meta(_args(tmp_path, '--radius', '0.2', '0.3'))))
+    assert other['spec']['radius'] == [0.2, 0.3] and other['spec'] != meta['spec']
+    meta['classes'] = meta['classes'] + ['rotating clockwise']
+    (data_dir / 'meta.json').write_text(json.dumps(meta))
+    with pytest.raises(demo.DemoError, match='classes'):
+        demo.make_data(args, str(data_dir), _quiet_stages())
 
 
 def test_other_settings_need_force(tmp_path):

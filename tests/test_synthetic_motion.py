@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
+from conftest import load_tool
+
 import ms_plugin  # noqa: F401  (compat fixes before mmaction's registries)
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
-from ms_plugin.datasets.synthetic_motion import (CLASSES, MotionSpec,
+from ms_plugin.datasets.synthetic_motion import (CLASS_SETS, CLASSES, TRANSLATION_CLASSES,
+                                                 MotionSpec,
                                                  flip_label_map,
                                                  load_flip_label_map,
                                                  make_clip, make_clip_masks,
@@ -213,12 +216,19 @@ def test_configs_share_data_and_use_the_flip_map():
     cfgs = {name: Config.fromfile(
         osp.join(ROOT, 'configs', 'synthetic', f'{name}_r18_synthetic.py'))
         for name in ('tsn', 'tsm', 'msnet')}
+    # The demo's classes are the first of all the classes, with the same labels,
+    # so the flip map of all the classes, restricted to them, is theirs.
+    assert TRANSLATION_CLASSES == CLASSES[:len(TRANSLATION_CLASSES)]
+    demo_flips = flip_label_map(TRANSLATION_CLASSES)
+    assert demo_flips == {1: 2, 2: 1}
     for cfg in cfgs.values():
-        assert cfg.num_classes == len(CLASSES)
-        assert cfg.model.cls_head.num_classes == len(CLASSES)
+        assert cfg.num_classes == len(TRANSLATION_CLASSES)
+        assert cfg.model.cls_head.num_classes == len(TRANSLATION_CLASSES)
         flips = [t for t in cfg.train_dataloader.dataset.pipeline
                  if t.type == 'Flip']
         assert [t.flip_label_map for t in flips] == [flip_label_map()]
+        assert {k: v for k, v in flips[0].flip_label_map.items()
+                if k < cfg.num_classes} == demo_flips
     # Only the model differs.
     dumps = {}
     for name, cfg in cfgs.items():
@@ -254,3 +264,19 @@ def test_masks_show_where_the_object_is():
     steps = (np.diff(centre) + 24) % 48 - 24
     spec = MotionSpec()
     assert np.all(steps >= spec.speed[0] * 48 - 1) and np.all(steps <= spec.speed[1] * 48 + 1)
+
+
+def test_cli_writes_a_named_class_set(tmp_path):
+    """--class-set translation writes the demo's 5 classes, and labels only they use."""
+    tool = load_tool('data/synthetic_motion')
+    out = tmp_path / 'data'
+    tool.main([str(out), '--num-videos', '10', '--val-videos', '5', '--size', '32',
+               '--frames', '2', '--class-set', 'translation', '--layouts', 'videos'])
+    assert _read_lines(str(out / 'classes.txt')) == ' '.join(TRANSLATION_CLASSES).split()
+    labels = {int(line.split()[1]) for line in
+              (out / 'train_list_videos.txt').read_text().splitlines()}
+    assert labels == set(range(len(TRANSLATION_CLASSES)))
+    assert json.loads((out / 'meta.json').read_text())['classes'] == list(CLASS_SETS['translation'])
+    assert load_flip_label_map(str(out / 'flip_label_map.json')) == {1: 2, 2: 1}
+    with pytest.raises(SystemExit):  # a set and a list of names exclude each other
+        tool.parse_args([str(out), '--class-set', 'translation', '--classes', 'moving left'])

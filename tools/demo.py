@@ -3,10 +3,11 @@
 
 Stages (the console shows which one of how many, with a progress bar):
 
-1. data: writes the synthetic motion dataset (10 classes that differ only in
-   how a textured object moves over a textured background; see
-   ``ms_plugin/datasets/synthetic_motion.py``) into ``WORK_DIR/data``, or
-   reuses the one already there (``--force`` writes it again).
+1. data: writes the synthetic motion dataset (5 classes that differ only in
+   how a textured object moves over a textured background: it stays still or
+   moves left, right, up or down; see ``ms_plugin/datasets/synthetic_motion.py``)
+   into ``WORK_DIR/data``, or reuses the one already there (``--force`` writes
+   it again).
 2. one stage per model of ``configs/synthetic/``: trains it from scratch with
    ``tools/train.py``, tests the last checkpoint with ``tools/test.py`` and
    counts its parameters and FLOPs with ``tools/analysis/get_flops.py``
@@ -69,6 +70,14 @@ VIDEO_BYTES_PER_PIXEL = 2.0
 # demo's own, which --force (or an interrupted write) may replace.
 DATA_MARKER = '.written_by_tools_demo'
 TRAIN_LINE = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?loss: ([0-9.]+)')
+# The demo's objects are larger and faster than the generator's defaults: a
+# radius of 0.25 to 0.35 frame sides (24 to 34 px at 96 px; default 0.18 to
+# 0.3) and 0.2 to 0.28 frame sides per frame (19 to 27 px, 2.4 to 3.4 cells of
+# the MS module's 12x12 grid; default 0.14 to 0.2). More cells move, by more:
+# MSNet-R18 learns the directions within the demo's budget (docs/demo.md has
+# the runs behind these values).
+OBJECT_RADIUS = (0.25, 0.35)
+OBJECT_SPEED = (0.2, 0.28)
 EVAL_LINE = re.compile(r'Epoch\((?:test|val)\)\s+(?:\[\d+\])?\[\s*(\d+)/(\d+)\]')
 
 
@@ -100,6 +109,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='frames per video, all of them sampled (default: 8)')
     parser.add_argument('--epochs', type=int, default=None,
                         help="training epochs (default: the configs' max_epochs)")
+    parser.add_argument('--radius', type=float, nargs=2, default=OBJECT_RADIUS,
+                        metavar=('MIN', 'MAX'),
+                        help='object radius range in frame sides (default: '
+                        f'{OBJECT_RADIUS[0]} {OBJECT_RADIUS[1]})')
+    parser.add_argument('--speed', type=float, nargs=2, default=OBJECT_SPEED,
+                        metavar=('MIN', 'MAX'),
+                        help='object speed range in frame sides per frame (default: '
+                        f'{OBJECT_SPEED[0]} {OBJECT_SPEED[1]})')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='passed on to tools/train.py and tools/test.py of every model, '
+                        "after the demo's own (e.g. train_dataloader.batch_size=8)")
     parser.add_argument('--threads', type=int,
                         default=int(os.environ.get('OMP_NUM_THREADS', 2)),
                         help='CPU threads of each process (default: $OMP_NUM_THREADS, else 2)')
@@ -246,9 +266,27 @@ class LogProgress:
 
 
 # ------------------------------------------------------------------ data
+def demo_spec(args: argparse.Namespace):
+    """The demo's :class:`MotionSpec`: ``--speed`` and ``--radius``, the generator's zoom and spin."""
+    from ms_plugin.datasets.synthetic_motion import MotionSpec
+    return MotionSpec(speed=tuple(args.speed), radius=tuple(args.radius))
+
+
+def demo_classes() -> tuple:
+    """The demo's classes: still, or moving left, right, up or down (``--class-set translation``).
+
+    The configs of :data:`MODELS` are sized for them (``num_classes = 5``).
+    """
+    from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES
+    return TRANSLATION_CLASSES
+
+
 def wanted_meta(args: argparse.Namespace) -> dict:
-    return dict(num_videos=dict(train=args.num_videos, val=args.val_videos), seed=args.seed,
-                size=args.size, num_frames=args.frames)
+    wanted = dict(num_videos=dict(train=args.num_videos, val=args.val_videos), seed=args.seed,
+                  size=args.size, num_frames=args.frames, spec=demo_spec(args).__dict__,
+                  classes=demo_classes())
+    # As meta.json holds it (tuples become lists), to compare with it.
+    return json.loads(json.dumps(wanted))
 
 
 def prepare_data_dir(data_dir: str, wanted: dict, force: bool) -> bool:
@@ -304,7 +342,8 @@ def make_data(args: argparse.Namespace, data_dir: str, stages: Stages) -> None:
         bar.update(1)
 
     write_dataset(data_dir, wanted['num_videos'], seed=args.seed, size=args.size,
-                  num_frames=args.frames, layouts=('videos', ), progress=progress)
+                  num_frames=args.frames, spec=demo_spec(args), classes=demo_classes(),
+                  layouts=('videos', ), progress=progress)
     bar.close()
     stages.say(f'    {args.num_videos} training and {args.val_videos} test videos of '
                f'{args.frames} frames, {args.size}x{args.size}, in {time.time() - start:.0f} s')
@@ -377,6 +416,7 @@ def train_and_test(key: str, args: argparse.Namespace, data_dir: str, env: Dict[
     else:
         # No validation during training: the test below evaluates the same weights.
         options.append(f'train_cfg.val_begin={epochs + 1}')
+    options += args.cfg_options  # the user's last: they override the demo's
     start = time.time()
     run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--seed',
          str(args.seed), '--cfg-options'] + options, osp.join(work_dir, 'train.log'), env,
@@ -397,13 +437,18 @@ def train_and_test(key: str, args: argparse.Namespace, data_dir: str, env: Dict[
 
 
 def table(results: List[Dict[str, float]], args: argparse.Namespace, epochs: int) -> str:
-    from ms_plugin.datasets.synthetic_motion import CLASSES
-    chance = 100 / len(CLASSES)
+    classes = demo_classes()
+    chance = 100 / len(classes)
     lines = [
-        f'Synthetic motion, {len(CLASSES)} classes (chance {chance:.0f}%), '
+        f'Synthetic motion, {len(classes)} classes (chance {chance:.0f}%), '
         f'{args.num_videos} training / {args.val_videos} test videos, {args.frames} frames '
         f'of {args.size}x{args.size}, R18 from scratch, {epochs} epochs, seed {args.seed}, '
-        f'{args.threads} CPU threads',
+        f'{args.threads} CPU threads'
+        + ('' if tuple(args.radius) == OBJECT_RADIUS else
+           f', object radius {args.radius[0]}-{args.radius[1]} of the frame')
+        + ('' if tuple(args.speed) == OBJECT_SPEED else
+           f', speed {args.speed[0]}-{args.speed[1]} of the frame per frame')
+        + (f', {" ".join(args.cfg_options)}' if args.cfg_options else ''),
         '',
         '| model | top-1 (%) | top-5 (%) | params (M) | GFLOPs per clip | training (min) |',
         '| --- | --- | --- | --- | --- | --- |',
@@ -435,7 +480,8 @@ def check_motion(maps_file: str, video: str, label: int, args: argparse.Namespac
     saved = np.load(maps_file)
     motion = saved['motion']
     index = int(re.search(r'(\d+)\.mp4$', video).group(1))
-    masks = make_clip_masks(label, args.seed, 'val', index, args.size, args.frames)
+    masks = make_clip_masks(label, args.seed, 'val', index, args.size, args.frames,
+                            spec=demo_spec(args), classes=demo_classes())
     import torch
     check = translation_agreement(torch.from_numpy(motion), masks, (1, 0),
                                   int(saved['max_displacement']))
@@ -456,8 +502,7 @@ def check_motion(maps_file: str, video: str, label: int, args: argparse.Namespac
 def visualize(result: Dict[str, float], args: argparse.Namespace, data_dir: str,
               env: Dict[str, str], stages: Stages) -> dict:
     """The trained MSNet's motion maps of the first test clip moving right, and their check."""
-    from ms_plugin.datasets.synthetic_motion import CLASSES
-    label = CLASSES.index('moving right')
+    label = demo_classes().index('moving right')
     with open(osp.join(data_dir, 'val_list_videos.txt')) as f:
         video = next(line.split()[0] for line in f if int(line.split()[1]) == label)
     out = osp.join(args.work_dir, 'motion.png')
@@ -466,8 +511,7 @@ def visualize(result: Dict[str, float], args: argparse.Namespace, data_dir: str,
                  '(moving right)')
     # Full colour at a quarter above the data's fastest translation, so that
     # the object's true motion, not the largest outlier, sets the colour scale.
-    from ms_plugin.datasets.synthetic_motion import MotionSpec
-    saturation = 1.25 * MotionSpec().speed[1] * args.size / RES3_STRIDE
+    saturation = 1.25 * demo_spec(args).speed[1] * args.size / RES3_STRIDE
     run([sys.executable, 'tools/visualize_motion.py', MODELS['msnet'][1],
          osp.join(data_dir, 'videos', video), '--checkpoint', result['checkpoint'], '--out',
          out, '--save-motion', maps_file, '--max-magnitude', f'{saturation:.1f}',

@@ -42,6 +42,16 @@ CLASSES: Tuple[str, ...] = (
     'rotating anticlockwise',
     'moving away and coming back',
 )
+# The demo's classes (``make demo``): an object that stays still or
+# translates in one of the four directions. They are the first five of
+# :data:`CLASSES`, so a label means the same class in both sets. MSNet-R18
+# learns them from scratch within the demo's few CPU minutes. The growing,
+# shrinking and rotating classes move the object's edge by about one cell of
+# the MS module's 12x12 grid at 96 px or less, and take far longer to learn
+# (docs/demo.md).
+TRANSLATION_CLASSES: Tuple[str, ...] = CLASSES[:5]
+# Named class sets, for ``tools/data/synthetic_motion.py --class-set``.
+CLASS_SETS: Dict[str, Tuple[str, ...]] = dict(all=CLASSES, translation=TRANSLATION_CLASSES)
 # Class pairs that a horizontal (left-right) flip of the video swaps.
 FLIP_PAIRS: Tuple[Tuple[str, str], ...] = (
     ('moving left', 'moving right'),

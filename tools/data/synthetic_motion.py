@@ -1,10 +1,14 @@
 #!/usr/bin/env python
 """Write the synthetic motion dataset (see ms_plugin/datasets/synthetic_motion.py).
 
-Example::
+Examples::
 
     python tools/data/synthetic_motion.py data/synthetic_motion \
         --num-videos 800 --val-videos 200 --size 64 --frames 8 --seed 0
+    # the demo's data (what `make demo` writes into work_dirs/demo/data)
+    python tools/data/synthetic_motion.py data/synthetic_motion \
+        --num-videos 640 --val-videos 200 --size 96 --class-set translation \
+        --radius 0.25 0.35 --speed 0.2 0.28 --layouts videos
 """
 import argparse
 import os.path as osp
@@ -14,7 +18,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from ms_plugin.datasets.synthetic_motion import (  # noqa: E402
-    CLASSES, MotionSpec, write_dataset)
+    CLASS_SETS, CLASSES, MotionSpec, write_dataset)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,7 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=('videos', 'rawframes'),
                         default=('videos', 'rawframes'),
                         help='what to write (default: both)')
-    parser.add_argument('--classes', nargs='+', default=None, metavar='NAME',
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument('--class-set', choices=sorted(CLASS_SETS), default='all',
+                        help=f"a named set of classes: 'all' ({len(CLASSES)} classes), "
+                        "or 'translation' (5: staying still and moving "
+                        'left, right, up, down: the classes of the demo and '
+                        'of its configs, configs/synthetic/{tsn,tsm,msnet}_'
+                        'r18_synthetic.py) (default: all)')
+    chosen.add_argument('--classes', nargs='+', default=None, metavar='NAME',
                         help='a subset of the classes, in label order '
                         f'(default: all {len(CLASSES)}: {", ".join(CLASSES)})')
     return parser.parse_args(argv)
@@ -62,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    classes = tuple(args.classes) if args.classes else CLASSES
+    classes = tuple(args.classes) if args.classes else CLASS_SETS[args.class_set]
     bad = [c for c in classes if c not in CLASSES]
     if bad:
         sys.exit(f'Unknown class(es) {bad}; choose from {list(CLASSES)}.')
