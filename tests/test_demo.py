@@ -79,6 +79,7 @@ def test_tiny_demo_runs_every_stage(tiny_demo):
     assert '5 classes (chance 20%)' in table
     # The console shows results, not MMEngine's log lines (they stay in the files).
     assert 'mmengine - INFO' not in output
+    assert 'pkg_resources' not in output, 'warnings of the imports stay off the console'
     assert 'Epoch(train)' in (work_dir / 'msnet' / 'train.log').read_text()
     # --cfg-options reach the training: 20 videos in batches of 2 are 10 iterations.
     assert re.search(r'Epoch\(train\)\s+\[1\]\[\s*10/10\]',

@@ -1,7 +1,7 @@
 # Data, schedule and runtime shared by the synthetic-motion configs
 # (tsn_r18_synthetic.py, tsm_r18_synthetic.py, msnet_r18_synthetic.py): only
 # the model differs between them. Sized to train from scratch on a 2-core CPU
-# in about two and a half minutes each; `make demo` trains all three and
+# in about two minutes each; `make demo` trains all three and
 # compares them (docs/demo.md).
 #
 # The data, as `make demo` writes it: python tools/data/synthetic_motion.py
