@@ -276,7 +276,8 @@ def test_cli_writes_a_named_class_set(tmp_path):
     labels = {int(line.split()[1]) for line in
               (out / 'train_list_videos.txt').read_text().splitlines()}
     assert labels == set(range(len(TRANSLATION_CLASSES)))
-    assert json.loads((out / 'meta.json').read_text())['classes'] == list(CLASS_SETS['translation'])
+    meta = json.loads((out / 'meta.json').read_text())
+    assert meta['classes'] == list(CLASS_SETS['translation'])
     assert load_flip_label_map(str(out / 'flip_label_map.json')) == {1: 2, 2: 1}
     with pytest.raises(SystemExit):  # a set and a list of names exclude each other
         tool.parse_args([str(out), '--class-set', 'translation', '--classes', 'moving left'])

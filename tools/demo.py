@@ -56,6 +56,15 @@ except ImportError:  # pragma: no cover - the environment is incomplete
     sys.exit('tools/demo.py needs tqdm (requirements/pinned.txt); build the environment with '
              '`make venv` or `pip install -r requirements/pinned.txt`.')
 
+# The demo's objects are larger and faster than the generator's defaults: a
+# radius of 0.25 to 0.35 frame sides (24 to 34 px at 96 px; default 0.18 to
+# 0.3) and 0.2 to 0.28 frame sides per frame (19 to 27 px, 2.4 to 3.4 cells of
+# the MS module's 12x12 grid; default 0.14 to 0.2). More cells move, by more:
+# MSNet-R18 learns the directions within the demo's budget (docs/demo.md has
+# the runs behind these values).
+OBJECT_RADIUS = (0.25, 0.35)
+OBJECT_SPEED = (0.2, 0.28)
+
 MODELS = {
     'tsn': ('TSN-R18', 'configs/synthetic/tsn_r18_synthetic.py'),
     'tsm': ('TSM-R18', 'configs/synthetic/tsm_r18_synthetic.py'),
@@ -72,14 +81,6 @@ VIDEO_BYTES_PER_PIXEL = 2.0
 # demo's own, which --force (or an interrupted write) may replace.
 DATA_MARKER = '.written_by_tools_demo'
 TRAIN_LINE = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?loss: ([0-9.]+)')
-# The demo's objects are larger and faster than the generator's defaults: a
-# radius of 0.25 to 0.35 frame sides (24 to 34 px at 96 px; default 0.18 to
-# 0.3) and 0.2 to 0.28 frame sides per frame (19 to 27 px, 2.4 to 3.4 cells of
-# the MS module's 12x12 grid; default 0.14 to 0.2). More cells move, by more:
-# MSNet-R18 learns the directions within the demo's budget (docs/demo.md has
-# the runs behind these values).
-OBJECT_RADIUS = (0.25, 0.35)
-OBJECT_SPEED = (0.2, 0.28)
 EVAL_LINE = re.compile(r'Epoch\((?:test|val)\)\s+(?:\[\d+\])?\[\s*(\d+)/(\d+)\]')
 
 
@@ -269,7 +270,7 @@ class LogProgress:
 
 # ------------------------------------------------------------------ data
 def demo_spec(args: argparse.Namespace):
-    """The demo's :class:`MotionSpec`: ``--speed`` and ``--radius``, the generator's zoom and spin."""
+    """The demo's :class:`MotionSpec`: ``--speed``, ``--radius``, the generator's zoom and spin."""
     from ms_plugin.datasets.synthetic_motion import MotionSpec
     return MotionSpec(speed=tuple(args.speed), radius=tuple(args.radius))
 
