@@ -236,3 +236,22 @@ def test_translation_agreement_of_known_maps():
     noisy = motion.clone()
     noisy[:, 0, 5, :] = -1  # the bottom row of the background moves 7 cells left
     assert translation_agreement(noisy, masks, (1, 0), 7)['background_still'] < 0.9
+
+
+def test_flops_count_the_model_as_trained(tmp_path, monkeypatch):
+    """get_flops gets the demo's frame count and the user's --cfg-options, as training does."""
+    commands = []
+
+    def fake_run(cmd, log_file, env, on_line=None):
+        commands.append(cmd)
+        return 'FLOPs: 1.5 GFLOPs\nparams: 11.2 M'
+
+    monkeypatch.setattr(demo, 'run', fake_run)
+    args = _args(tmp_path, '--cfg-options', 'model.cls_head.dropout_ratio=0.2')
+    result = demo.complexity(demo.MODELS['tsm'][1], args, str(tmp_path / 'f.log'), {}, 'tsm')
+    assert result == dict(gflops=1.5, mparams=11.2)
+    cmd = commands[0]
+    options = cmd[cmd.index('--cfg-options') + 1:]
+    assert 'model.backbone.num_segments=4' in options  # _args: 4 frames
+    assert options[-1] == 'model.cls_head.dropout_ratio=0.2'
+    assert cmd[cmd.index('--shape') + 1:cmd.index('--shape') + 6] == ['1', '4', '3', '32', '32']

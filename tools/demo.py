@@ -391,11 +391,12 @@ def config_epochs(config: str) -> int:
 
 
 def complexity(config: str, args: argparse.Namespace, log_file: str,
-               env: Dict[str, str]) -> Dict[str, float]:
-    """Parameters and FLOPs (multiply-adds) of one clip."""
+               env: Dict[str, str], key: str = 'msnet') -> Dict[str, float]:
+    """Parameters and FLOPs (multiply-adds) of one clip, of the model as trained."""
     # N T C H W: one clip of args.frames frames
     text = run([sys.executable, 'tools/analysis/get_flops.py', config, '--shape', '1',
-                str(args.frames), '3', str(args.size), str(args.size)], log_file, env)
+                str(args.frames), '3', str(args.size), str(args.size), '--cfg-options'] +
+               model_options(args, key) + args.cfg_options, log_file, env)
     flops = re.search(r'FLOPs: ([0-9.]+) G', text)
     params = re.search(r'params: ([0-9.]+) M', text)
     if not (flops and params):
@@ -432,7 +433,7 @@ def train_and_test(key: str, args: argparse.Namespace, data_dir: str, env: Dict[
                osp.join(work_dir, 'test.log'), env, LogProgress(stages, tag))
     result = dict(name=name, checkpoint=checkpoint, train_minutes=train_minutes,
                   top1=metric(text, 'acc/top1'), top5=metric(text, 'acc/top5'))
-    result.update(complexity(config, args, osp.join(work_dir, 'flops.log'), env))
+    result.update(complexity(config, args, osp.join(work_dir, 'flops.log'), env, key))
     # With 5 classes top-5 is always 100 %: results.json keeps it, the console does not.
     stages.say(f'    {name}: top-1 {100 * result["top1"]:.1f} % on {args.val_videos} test videos '
                f'({train_minutes:.1f} min training)')
@@ -518,7 +519,7 @@ def visualize(result: Dict[str, float], args: argparse.Namespace, data_dir: str,
     run([sys.executable, 'tools/visualize_motion.py', MODELS['msnet'][1],
          osp.join(data_dir, 'videos', video), '--checkpoint', result['checkpoint'], '--out',
          out, '--save-motion', maps_file, '--max-magnitude', f'{saturation:.1f}',
-         '--cfg-options'] + model_options(args),
+         '--cfg-options'] + model_options(args) + args.cfg_options,
         osp.join(args.work_dir, 'motion.log'), env)
     check = check_motion(maps_file, video, label, args)
     check.update(video=video, figure=out)
