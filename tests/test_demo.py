@@ -126,7 +126,7 @@ def test_data_of_other_classes_is_not_reused(tmp_path):
     meta = json.loads((data_dir / 'meta.json').read_text())
     assert meta['classes'] == list(demo.demo_classes())
     assert meta['spec']['radius'] == list(demo.OBJECT_RADIUS)
-    other = json.loads(json.dumps(demo.wanted_meta(_args(tmp_path, '--radius', '0.2', '0.3'))))
+    other = demo.wanted_meta(_args(tmp_path, '--radius', '0.2', '0.3'))
     assert other['spec']['radius'] == [0.2, 0.3] and other['spec'] != meta['spec']
     meta['classes'] = meta['classes'] + ['rotating clockwise']
     (data_dir / 'meta.json').write_text(json.dumps(meta))
