@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from ms_plugin import apis
+
 from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, load_tool,
                       read_json_lines, run_tool, subprocess_env)
 from mmengine.config import Config
@@ -178,7 +180,7 @@ def train_tool():
 
 def _merged(tool, argv: list, merge=None) -> Config:
     args = tool.parse_args(argv)
-    return (merge or tool.merge_train_args)(Config.fromfile(args.config), args)
+    return (merge or apis.merge_train_args)(Config.fromfile(args.config), args)
 
 
 def test_train_args_resume_auto_and_path(train_tool, tiny_data, monkeypatch):
@@ -214,7 +216,7 @@ def test_train_args_reject_amp_with_a_custom_wrapper(train_tool, tiny_data, monk
     cfg = Config.fromfile(args.config)
     cfg.optim_wrapper.type = 'MyWrapper'
     with pytest.raises(ValueError, match='MyWrapper'):
-        train_tool.merge_train_args(cfg, args)
+        apis.merge_train_args(cfg, args)
 
 
 def test_test_args_dump_checkpoint_and_cfg_options(tiny_data, monkeypatch):
@@ -222,10 +224,10 @@ def test_test_args_dump_checkpoint_and_cfg_options(tiny_data, monkeypatch):
     tool = load_tool('test')
     argv = [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.pkl', '--cfg-options',
             'test_dataloader.batch_size=3']
-    cfg = _merged(tool, argv, merge=tool.merge_test_args)
+    cfg = _merged(tool, argv, merge=apis.merge_test_args)
     assert cfg.load_from == 'ck.pth'
     assert cfg.test_dataloader.batch_size == 3
     assert [e['type'] for e in cfg.test_evaluator] == ['AccMetric', 'DumpResults']
     assert cfg.test_evaluator[1]['out_file_path'] == 'p.pkl'
     with pytest.raises(ValueError, match='pkl'):
-        _merged(tool, [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.json'], merge=tool.merge_test_args)
+        _merged(tool, [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.json'], merge=apis.merge_test_args)

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TEST_CONFIGS, load_tool
+from ms_plugin import apis
+
+from conftest import TEST_CONFIGS
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -247,7 +249,7 @@ def test_newest_readable_checkpoint_skips_the_damaged_newest(tmp_path):
 
 
 def test_train_resume_checks(tmp_path, caplog):
-    tool = load_tool('train')
+    tool = apis
     work = _work_dir_with_damaged_newest(tmp_path)
     # --resume PATH with a damaged file: one error naming it
     cfg = Config(dict(resume=True, load_from=str(work / 'epoch_2.pth'), work_dir=str(work)))
@@ -266,7 +268,7 @@ def test_train_resume_checks(tmp_path, caplog):
 
 
 def test_load_from_another_model_lists_missing_and_unexpected_keys(tmp_path):
-    tool = load_tool('train')
+    tool = apis
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 4))
     state = dict(model.state_dict())
     state.pop('1.bias')

@@ -16,12 +16,13 @@ import argparse
 import os
 from typing import Optional
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 
-# The sibling tools/train.py (found because a script's folder is on sys.path)
-# imports ms_plugin, i.e. the compat fixes, and holds the shared launch helpers.
-from train import (CFG_OPTIONS_HELP, LAUNCHERS, default_work_dir, run_and_tear_down,
-                   setup_cpu_distributed)
+# Before any config is read or checkpoint loaded: the compat fixes and registration.
+import ms_plugin  # noqa: F401
+from ms_plugin.apis import (CFG_OPTIONS_HELP, LAUNCHERS, check_config, check_input,
+                            exit_on_entry_error, merge_test_args, run_and_tear_down,
+                            setup_cpu_distributed)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -60,44 +61,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
-def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Write the command-line choices into ``cfg``; ``--cfg-options`` go before work_dir."""
-    cfg.launcher = args.launcher
-    if args.show or args.show_dir is not None:
-        hooks = cfg.get('default_hooks') or {}
-        if 'visualization' not in hooks:
-            raise KeyError(
-                '--show/--show-dir need a VisualizationHook: add '
-                'default_hooks = dict(visualization=dict(type="VisualizationHook")) '
-                'to the config.')
-        hooks['visualization'].update(
-            enable=True, show=args.show, wait_time=args.wait_time, out_dir=args.show_dir,
-            interval=args.interval)
-
-    if args.dump is not None:
-        if not args.dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump writes a pickle: give a .pkl path, not {args.dump!r}')
-        evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [ConfigDict(type='DumpResults',
-                                                      out_file_path=args.dump)]
-
-    if args.fuse_conv_bn:
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            ConfigDict(type='FuseConvBNHook')]
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
-    cfg.load_from = args.checkpoint
-    return cfg
-
-
+@exit_on_entry_error
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
+    check_config(args.config)
+    check_input(args.checkpoint, 'checkpoint')
     cfg = merge_test_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg)
     run_and_tear_down(cfg, 'test')

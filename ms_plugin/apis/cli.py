@@ -1,0 +1,98 @@
+"""What the command-line tools share: argument help and one-line entry errors.
+
+Every tool checks the paths it is given before any heavy work (building a
+model, exporting, decoding) and stops with one line that names the path and
+what to do, and exit status 2, the same in every tool.
+"""
+import functools
+import os
+import os.path as osp
+import sys
+import tempfile
+from typing import Callable, Optional
+
+__all__ = [
+    'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
+    'check_input', 'check_output_dir', 'exit_on_entry_error'
+]
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+LAUNCHER_HELP = (
+    'job launcher. "none" runs one process; "pytorch" is for torchrun '
+    '(tools/dist_train.sh), "slurm" for srun (tools/slurm_train.sh), "mpi" for mpirun. '
+    'Without CUDA, a distributed launch runs on the CPU with the gloo backend.')
+CFG_OPTIONS_HELP = (
+    'override config entries with key=value pairs, e.g. '
+    'train_dataloader.batch_size=4 model.cls_head.num_classes=174. A list is '
+    'written key="[a,b]" or key=a,b; nested lists/tuples key="[(a,b),(c,d)]". '
+    'Quote the value and leave no spaces inside it.')
+# The exit status of a refused command line (argparse uses 2 too).
+ENTRY_ERROR_STATUS = 2
+
+
+class EntryError(Exception):
+    """A path or value on the command line that cannot be used; its text is the one line."""
+
+
+def check_input(path: Optional[str], what: str, folder_ok: bool = False) -> None:
+    """Refuse a missing input file (or folder, with ``folder_ok``).
+
+    Args:
+        path (str, optional): The path given; None is not checked.
+        what (str): What it is, for the message, e.g. ``'checkpoint'``.
+        folder_ok (bool): Accept a folder too (a video's frame folder).
+            Defaults to False.
+
+    Raises:
+        EntryError: Naming ``what`` and ``path``.
+    """
+    if path is None or '://' in str(path):  # URLs are checked by whoever downloads them
+        return
+    if osp.isfile(path) or (folder_ok and osp.isdir(path)):
+        return
+    if osp.isdir(path):
+        raise EntryError(f'{what} {path} is a folder; give a file.')
+    raise EntryError(f'{what} {path} does not exist.')
+
+
+def check_config(path: str) -> None:
+    """Refuse a config path that is not a ``.py`` file that exists."""
+    check_input(path, 'config')
+    if not str(path).endswith('.py'):
+        raise EntryError(f'config {path} is not a .py config file.')
+
+
+def check_output_dir(path: Optional[str], what: str = 'output folder') -> None:
+    """Refuse an output folder that cannot be created or written.
+
+    The folder (and its parents) is created when missing; a test file is
+    written and removed, so a read-only place fails here, before any work.
+
+    Raises:
+        EntryError: Naming ``what`` and ``path``.
+    """
+    if not path:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix='.ms_plugin_write_test_'):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise EntryError(f'{what} {path} cannot be written ({reason}); '
+                         'choose a folder you can write to.') from err
+
+
+def exit_on_entry_error(main: Callable) -> Callable:
+    """Decorate a tool's ``main``: an :class:`EntryError` ends it with one line on stderr."""
+
+    @functools.wraps(main)
+    def wrapped(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except EntryError as err:
+            tool = osp.basename(sys.argv[0]) or 'ms_plugin'
+            print(f'{tool}: error: {err}', file=sys.stderr)
+            raise SystemExit(ENTRY_ERROR_STATUS) from None
+
+    return wrapped
