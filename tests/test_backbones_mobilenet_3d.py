@@ -240,7 +240,7 @@ def test_3d_ms_module_t_is_the_stages_actual_t(cls, kwargs, frames):
     for stage in stages:  # [N*T, C, H, W] inside the module
         shape = seen[f'ms_layer{stage + 1}']
         assert shape[0] == 2 * frames[stage]
-        assert shape[1] == model.stage_channels(stage) == 64 * 2**stage
+        assert shape[1] == model.stage_specs()[stage].channels == 64 * 2**stage
 
 
 def test_3d_ms_runs_on_each_clips_frames_in_time_order():

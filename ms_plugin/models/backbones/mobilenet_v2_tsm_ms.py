@@ -1,7 +1,6 @@
 """``MobileNetV2TSM_MS``: MMAction2's TSM MobileNetV2 with MotionSqueeze modules."""
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Union
 
-import torch
 import torch.nn as nn
 from mmaction.models.backbones.mobilenet_v2 import MobileNetV2
 from mmaction.models.backbones.mobilenet_v2_tsm import MobileNetV2TSM
@@ -9,12 +8,13 @@ from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from .ms_mixin import MotionSqueezeMixin, check_stage_indices
+from .ms_mixin import MotionSqueezeMixin, StageSpec
 
 __all__ = ['MobileNetV2TSM_MS']
 
-# The shift wraps the first conv of a residual block: its keys gain this part.
-_SHIFT_WRAPPER = '.net.'
+# The shift wraps the first conv of a residual block: its keys gain this part
+# (as in ms_plugin.utils.official_ckpt).
+_SHIFT_WRAPPER = '.net'
 
 
 def _out_channels(layer: nn.Module) -> int:
@@ -55,9 +55,9 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
 
     Args:
         num_segments (int): Frames per clip T. Defaults to 8.
-        ms_stages (Sequence[int]): 0-based indices into ``layers`` of the
-            stages followed by an MS module (negative counts from the end).
-            Defaults to ``(2, )`` (after ``layer3``).
+        ms_stages (int | Sequence[int]): 0-based indices into ``layers`` of
+            the stages followed by an MS module (negative counts from the end;
+            an int ``i`` is ``(i, )``). Defaults to ``(2, )`` (after ``layer3``).
         ms_cfg (dict): Extra keyword arguments of
             :class:`~ms_plugin.models.MotionSqueeze` (``max_displacement``,
             ``soft_argmax``, ...). ``in_channels`` and ``num_segments`` are
@@ -71,24 +71,18 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
 
     def __init__(self,
                  num_segments: int = 8,
-                 ms_stages: Sequence[int] = (2, ),
+                 ms_stages: Union[int, Sequence[int]] = (2, ),
                  ms_cfg: Dict = dict(),
                  **kwargs) -> None:
         super().__init__(num_segments=num_segments, **kwargs)
-        self.ms_cfg = dict(ms_cfg)
-        self.ms_stages = check_stage_indices(tuple(ms_stages), len(self.layers))
-        for stage in self.ms_stages:
-            self.add_ms_module(self.ms_name(stage), self.stage_channels(stage),
-                               self.num_segments, self.ms_cfg, norm_cfg=self.norm_cfg)
+        self.build_motion_squeeze(ms_stages, ms_cfg, norm_cfg=self.norm_cfg)
 
     # ------------------------------------------------------------ structure
-    def ms_name(self, stage: int) -> str:
-        """Attribute name of the MS module after stage ``stage``."""
-        return f'ms_{self.layers[stage]}'
-
-    def stage_channels(self, stage: int) -> int:
-        """Output channels of stage ``stage`` (``widen_factor`` applied)."""
-        return _out_channels(getattr(self, self.layers[stage]))
+    def stage_specs(self) -> List[StageSpec]:
+        """``layer1..7`` and ``conv2``: the channels of each one's last conv
+        (``widen_factor`` applied), every frame."""
+        return [StageSpec(name, name, _out_channels(getattr(self, name)), self.num_segments)
+                for name in self.layers]
 
     # ------------------------------------------------------------ weights
     def init_weights(self) -> None:
@@ -115,7 +109,7 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
         if 'state_dict' in state:
             state = state['state_dict']
         # 2D name -> name here: the shifted convs sit inside a TemporalShift (.net).
-        own_names = {key.replace(_SHIFT_WRAPPER, '.'): key for key in self.state_dict()}
+        own_names = {key.replace(_SHIFT_WRAPPER + '.', '.'): key for key in self.state_dict()}
         ms_prefixes = tuple(f'{name}.' for name, _ in self.ms_modules())
         renamed = {own_names[key]: value for key, value in state.items() if key in own_names}
         unexpected = [key for key in state if key not in own_names]
@@ -131,26 +125,3 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
         self.load_state_dict(renamed, strict=False)
         logger.info(f'MobileNetV2TSM_MS: loaded {len(renamed)} tensors from {self.pretrained}; '
                     f'the MS modules {[name for name, _ in self.ms_modules()]} keep their init.')
-
-    # ------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor]]:
-        """Stem, then each stage followed by its MS module if it has one.
-
-        Args:
-            x (Tensor): ``[N*T, 3, H, W]`` frames, clip-major.
-
-        Returns:
-            Tensor | tuple[Tensor]: The features of the ``out_indices``
-            stages (after their MS module), ``[N*T, C, H', W']`` each.
-        """
-        x = self.conv1(x)
-        outs: List[torch.Tensor] = []
-        for i, layer_name in enumerate(self.layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.ms_stages:
-                x = self.run_ms_module(self.ms_name(i), x, self.with_cp)
-            if i in self.out_indices:
-                outs.append(x)
-        if len(outs) == 1:
-            return outs[0]
-        return tuple(outs)

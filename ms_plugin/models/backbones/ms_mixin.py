@@ -1,7 +1,13 @@
-"""What every backbone with MotionSqueeze modules shares: checks, building,
-running on 2D or 3D features, init, norms."""
+"""The one mechanism behind every backbone with MotionSqueeze modules.
+
+A backbone family declares its stages (:class:`StageSpec`: name, module,
+channels, frames); :class:`MotionSqueezeMixin` builds the MS modules for the
+chosen stages, names them ``ms_<stage name>``, and runs each one as a forward
+hook on its stage's module, so the family keeps its parent's ``forward``.
+"""
 import contextlib
-from typing import Dict, Iterator, List, Sequence, Tuple
+import functools
+from typing import Dict, Iterator, List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,22 +15,55 @@ import torch.utils.checkpoint as cp
 from mmaction.registry import MODELS
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
-__all__ = ['MotionSqueezeMixin', 'check_stage_indices', 'motion_squeeze_clips']
+__all__ = ['MotionSqueezeMixin', 'StageSpec', 'check_stage_indices', 'motion_squeeze_clips']
 
 # Arguments of MotionSqueeze that a backbone sets itself, per stage.
 STAGE_ARGS = ('in_channels', 'num_segments')
+# An MS module after stage `name` is the backbone's attribute `ms_<name>`.
+MS_PREFIX = 'ms_'
 
 
-def check_stage_indices(stages: Sequence[int], num_stages: int,
+class StageSpec(NamedTuple):
+    """One stage of a backbone, as an MS module after it sees it.
+
+    Attributes:
+        name (str): The stage's name; the MS module after it is the
+            backbone's attribute ``ms_<name>`` (e.g. ``'layer2'`` ->
+            ``ms_layer2``).
+        module (str): Dotted path, from the backbone, of the module whose
+            output the MS module takes (e.g. ``'layer2'``, ``'model.blocks.2'``).
+        channels (int): Channels C of that output.
+        frames (int): Frames T per clip in that output.
+    """
+    name: str
+    module: str
+    channels: int
+    frames: int
+
+
+def check_stage_indices(stages: Union[int, Sequence[int]], num_stages: int,
                         what: str = 'ms_stages') -> Tuple[int, ...]:
     """Sorted stage indices in ``[0, num_stages)``; negative ones count from the end.
+
+    Args:
+        stages (int | Sequence[int]): Stage indices; a single int ``i`` is
+            the one stage ``(i, )``.
+        num_stages (int): How many stages the backbone has.
+        what (str): The argument's name, for the error messages.
+            Defaults to ``'ms_stages'``.
+
+    Returns:
+        tuple[int]: The indices, non-negative and sorted.
 
     Raises:
         ValueError: For an index out of range, not an int, or given twice.
     """
+    if isinstance(stages, int) and not isinstance(stages, bool):
+        stages = (stages, )
     resolved = []
     for stage in stages:
-        if not isinstance(stage, int) or not -num_stages <= stage < num_stages:
+        if (isinstance(stage, bool) or not isinstance(stage, int)
+                or not -num_stages <= stage < num_stages):
             raise ValueError(
                 f'{what}={tuple(stages)} is out of range: the backbone has {num_stages} stages '
                 f'(indices 0..{num_stages - 1}, or negative from the end).')
@@ -62,28 +101,60 @@ def motion_squeeze_clips(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class MotionSqueezeMixin:
-    """Adds MotionSqueeze modules to an ``nn.Module`` backbone as named attributes.
+    """Builds, names and runs MotionSqueeze modules in an ``nn.Module`` backbone.
 
-    The modules are attributes of the backbone (not wrappers around its
-    layers), so the backbone's own checkpoint keys keep their names and a
-    stock checkpoint loads with only the MS keys missing. Subclasses call
-    :meth:`add_ms_module` per stage and decide where in their forward each
-    module runs.
+    A family (e.g. ``ResNetTSM_MS``) declares its stages in
+    :meth:`stage_specs` and calls :meth:`build_motion_squeeze` once its own
+    layers exist. For each chosen stage the MS module becomes the backbone's
+    attribute ``ms_<stage name>`` (not a wrapper around the stage, so the
+    backbone's own checkpoint keys keep their names and a stock checkpoint
+    loads with only the MS keys missing), and a forward hook on the stage's
+    module replaces its output by the MS module's (input plus motion
+    features). The family's ``forward`` stays its parent's.
+
+    The family provides ``with_cp`` and ``norm_eval`` attributes.
     """
 
-    def add_ms_module(self, name: str, in_channels: int, num_segments: int,
-                      ms_cfg: Dict, **defaults) -> nn.Module:
-        """Build ``ms_cfg`` (``type`` defaults to ``'MotionSqueeze'``) as attribute ``name``.
+    # ------------------------------------------------------------ declared by the family
+    def stage_specs(self) -> List[StageSpec]:
+        """Every stage an MS module may follow, in forward order."""
+        raise NotImplementedError(f'{type(self).__name__} must declare its stages.')
+
+    def frames_origin(self) -> str:
+        """Where the frame count T of the stages comes from, for error messages."""
+        return f'num_segments={self.num_segments}'
+
+    # ------------------------------------------------------------ building
+    def build_motion_squeeze(self, ms_stages: Union[int, Sequence[int]], ms_cfg: Dict,
+                             **defaults) -> None:
+        """Add an MS module after every stage of ``ms_stages``; sets ``ms_stages``, ``ms_cfg``.
 
         Args:
-            name (str): Attribute name, e.g. ``'ms_layer2'``.
-            in_channels (int): Channels of the stage it follows.
-            num_segments (int): Frames per clip at that stage.
-            ms_cfg (dict): The user's extra arguments; must not set
-                ``in_channels`` or ``num_segments``.
+            ms_stages (int | Sequence[int]): Indices into :meth:`stage_specs`
+                (negative from the end; an int is one stage).
+            ms_cfg (dict): The user's extra arguments of the MS modules; must
+                not set ``in_channels`` or ``num_segments``.
             **defaults: Arguments that ``ms_cfg`` may override (e.g. the
                 backbone's ``norm_cfg``).
         """
+        specs = self.stage_specs()
+        self.ms_stages = check_stage_indices(ms_stages, len(specs))
+        self.ms_cfg = dict(ms_cfg)
+        for index in self.ms_stages:
+            spec = specs[index]
+            if spec.frames < 2:
+                raise ValueError(
+                    f'ms_stages={self.ms_stages}: after {spec.name} a clip has T={spec.frames} '
+                    f'({self.frames_origin()}); the MS module needs T >= 2 (num_segments >= 2) '
+                    'to correlate adjacent frames. Choose an earlier stage or a longer clip.')
+            name = MS_PREFIX + spec.name
+            self.add_ms_module(name, spec.channels, spec.frames, self.ms_cfg, **defaults)
+            self.get_submodule(spec.module).register_forward_hook(
+                functools.partial(self._ms_hook, name))
+
+    def add_ms_module(self, name: str, in_channels: int, num_segments: int,
+                      ms_cfg: Dict, **defaults) -> nn.Module:
+        """Build ``ms_cfg`` (``type`` defaults to ``'MotionSqueeze'``) as attribute ``name``."""
         fixed = [key for key in STAGE_ARGS if key in ms_cfg]
         if fixed:
             raise ValueError(
@@ -98,11 +169,17 @@ class MotionSqueezeMixin:
         self._ms_names = getattr(self, '_ms_names', []) + [name]
         return module
 
+    # ------------------------------------------------------------ running
+    def _ms_hook(self, name: str, stage: nn.Module, args: tuple,
+                 output: torch.Tensor) -> torch.Tensor:
+        """Forward hook on a stage: its output plus the MS module's motion features."""
+        return self.run_ms_module(name, output, self.with_cp)
+
     def run_ms_module(self, name: str, x: torch.Tensor, with_cp: bool = False) -> torch.Tensor:
         """Apply MS module ``name`` to a stage's output, 2D or 3D.
 
         Args:
-            name (str): The attribute given to :meth:`add_ms_module`.
+            name (str): The MS module's attribute name.
             x (Tensor): ``[N*T, C, H, W]`` frame features (2D and TSM
                 backbones) or ``[N, C, T, H, W]`` clip features (3D CNNs).
             with_cp (bool): Recompute the module in the backward pass instead
@@ -113,14 +190,12 @@ class MotionSqueezeMixin:
             Tensor: Same shape as ``x``: input plus motion features.
         """
         module = getattr(self, name)
-        if x.dim() == 5:
-            run = lambda features: motion_squeeze_clips(module, features)  # noqa: E731
-        else:
-            run = module
+        run = functools.partial(motion_squeeze_clips, module) if x.dim() == 5 else module
         if with_cp and x.requires_grad:
             return cp.checkpoint(run, x, use_reentrant=False)
         return run(x)
 
+    # ------------------------------------------------------------ weights and modes
     @contextlib.contextmanager
     def ms_modules_hidden(self) -> Iterator[None]:
         """Inside the block the MS modules are not submodules of the backbone.
@@ -137,7 +212,7 @@ class MotionSqueezeMixin:
                 self._modules[name] = module
 
     def ms_modules(self) -> List[Tuple[str, nn.Module]]:
-        """``(name, module)`` of each MS module, in the order they were added."""
+        """``(name, module)`` of each MS module, in stage order."""
         return [(name, getattr(self, name)) for name in getattr(self, '_ms_names', [])]
 
     def init_ms_weights(self) -> None:

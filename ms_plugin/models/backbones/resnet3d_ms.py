@@ -1,15 +1,14 @@
 """``ResNet3d_MS`` and ``ResNet3dSlowOnly_MS``: MMAction2's 3D ResNets with
 MotionSqueeze modules between stages."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
-import torch
 from mmaction.models.backbones.resnet3d import ResNet3d
 from mmaction.models.backbones.resnet3d_slowonly import ResNet3dSlowOnly
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from torch.nn.modules.utils import _triple
 
-from .ms_mixin import MotionSqueezeMixin, check_stage_indices
+from .ms_mixin import MotionSqueezeMixin, StageSpec
 
 __all__ = ['ResNet3d_MS', 'ResNet3dSlowOnly_MS', 'ResNet3dMSMixin']
 
@@ -52,9 +51,10 @@ class ResNet3dMSMixin(MotionSqueezeMixin):
     Args:
         clip_len (int): Frames per clip at the backbone's input, the
             ``clip_len`` of the pipeline's ``SampleFrames``. Defaults to 8.
-        ms_stages (Sequence[int]): 0-based indices of the stages followed by
-            an MS module (negative counts from the end). Defaults to ``(1, )``
-            (after ``layer2`` = res3, the paper's position).
+        ms_stages (int | Sequence[int]): 0-based indices of the stages
+            followed by an MS module (negative counts from the end; an int
+            ``i`` is ``(i, )``). Defaults to ``(1, )`` (after ``layer2`` =
+            res3, the paper's position).
         ms_cfg (dict): Extra keyword arguments of
             :class:`~ms_plugin.models.MotionSqueeze`. ``in_channels`` and
             ``num_segments`` are set per stage by the backbone; ``norm_cfg``
@@ -65,30 +65,26 @@ class ResNet3dMSMixin(MotionSqueezeMixin):
 
     def __init__(self,
                  clip_len: int = 8,
-                 ms_stages: Sequence[int] = (1, ),
+                 ms_stages: Union[int, Sequence[int]] = (1, ),
                  ms_cfg: Dict = dict(),
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.clip_len = clip_len
-        self.ms_cfg = dict(ms_cfg)
-        self.ms_stages = check_stage_indices(tuple(ms_stages), len(self.res_layers))
-        for stage in self.ms_stages:
-            frames = self.stage_frames(stage)
-            if frames < 2:
-                raise ValueError(
-                    f'ms_stages={tuple(ms_stages)}: after layer{stage + 1} a clip of '
-                    f'clip_len={clip_len} frames has T={frames} (conv1_stride_t='
-                    f'{self.conv1_stride_t}, pool1_stride_t={self.pool1_stride_t}, '
-                    f'with_pool2={self.with_pool2}, temporal_strides='
-                    f'{tuple(self.temporal_strides)}); the MS module needs T >= 2 to '
-                    'correlate adjacent frames. Choose an earlier stage or a longer clip.')
-            self.add_ms_module(f'ms_layer{stage + 1}', self.stage_channels(stage), frames,
-                               self.ms_cfg, norm_cfg=_norm_cfg_2d(self.norm_cfg))
+        self.build_motion_squeeze(ms_stages, ms_cfg, norm_cfg=_norm_cfg_2d(self.norm_cfg))
 
     # ------------------------------------------------------------ structure
-    def stage_channels(self, stage: int) -> int:
-        """Output channels of ``layer{stage + 1}``."""
-        return self.block.expansion * self.base_channels * 2**stage
+    def stage_specs(self) -> List[StageSpec]:
+        """``layer1..4``: channels ``expansion * base_channels * 2**i``, T from
+        :meth:`stage_frames`."""
+        return [StageSpec(name, name, self.block.expansion * self.base_channels * 2**i,
+                          self.stage_frames(i))
+                for i, name in enumerate(self.res_layers)]
+
+    def frames_origin(self) -> str:
+        """The settings T is derived from, for error messages."""
+        return (f'clip_len={self.clip_len}, conv1_stride_t={self.conv1_stride_t}, '
+                f'pool1_stride_t={self.pool1_stride_t}, with_pool2={self.with_pool2}, '
+                f'temporal_strides={tuple(self.temporal_strides)}')
 
     def stage_frames(self, stage: int) -> int:
         """T of ``layer{stage + 1}``'s output (before ``pool2``), for a clip of
@@ -123,33 +119,6 @@ class ResNet3dMSMixin(MotionSqueezeMixin):
         ResNet has, are left out of the name matching."""
         with self.ms_modules_hidden():
             super().inflate_weights(logger)
-
-    # ------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor]]:
-        """Stem, then each stage followed by its MS module if it has one.
-
-        Args:
-            x (Tensor): ``[N, C, T, H, W]`` clips with ``T = clip_len``.
-
-        Returns:
-            Tensor | tuple[Tensor]: The features of the ``out_indices``
-            stages (after their MS module and ``pool2``), ``[N, C', T', H', W']``.
-        """
-        x = self.conv1(x)
-        if self.with_pool1:
-            x = self.maxpool(x)
-        outs: List[torch.Tensor] = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.ms_stages:
-                x = self.run_ms_module(f'ms_layer{i + 1}', x, self.with_cp)
-            if i == 0 and self.with_pool2:
-                x = self.pool2(x)
-            if i in self.out_indices:
-                outs.append(x)
-        if len(outs) == 1:
-            return outs[0]
-        return tuple(outs)
 
 
 @MODELS.register_module()

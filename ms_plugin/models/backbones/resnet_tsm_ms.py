@@ -1,12 +1,11 @@
 """``ResNetTSM_MS``: MMAction2's TSM ResNet with MotionSqueeze modules between stages."""
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Union
 
-import torch
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
 
-from .ms_mixin import MotionSqueezeMixin, check_stage_indices
+from .ms_mixin import MotionSqueezeMixin, StageSpec
 
 __all__ = ['ResNetTSM_MS']
 
@@ -40,9 +39,9 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
     Args:
         depth (int): Depth of the ResNet, one of 18, 34, 50, 101, 152.
         num_segments (int): Frames per clip T. Defaults to 8.
-        ms_stages (Sequence[int]): 0-based indices of the stages after which
-            an MS module is inserted; 1 (after ``layer2`` = res3) is the
-            paper's. Defaults to ``(1, )``.
+        ms_stages (int | Sequence[int]): 0-based indices of the stages after
+            which an MS module is inserted (an int ``i`` is ``(i, )``); 1
+            (after ``layer2`` = res3) is the paper's. Defaults to ``(1, )``.
         ms_cfg (dict): Extra keyword arguments of
             :class:`~ms_plugin.models.MotionSqueeze` (e.g. ``max_displacement``,
             ``soft_argmax``). ``in_channels`` and ``num_segments`` are set per
@@ -57,38 +56,29 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
     def __init__(self,
                  depth: int,
                  num_segments: int = 8,
-                 ms_stages: Sequence[int] = (1, ),
+                 ms_stages: Union[int, Sequence[int]] = (1, ),
                  ms_cfg: Dict = dict(),
                  **kwargs) -> None:
         # ResNetTSM.__init__ calls init_structure(), which builds the MS
         # modules, so their settings must exist first.
-        self.ms_stages = tuple(ms_stages)
-        self.ms_cfg = dict(ms_cfg)
+        self.ms_stages = ms_stages
+        self.ms_cfg = ms_cfg
         super().__init__(depth, num_segments=num_segments, **kwargs)
 
     # ------------------------------------------------------------ structure
     def init_structure(self) -> None:
         """Build the TSM structure (shift, non-local, temporal pool), then the
-        MS modules."""
+        MS modules (on the final ``layer2``, temporal pool included)."""
         super().init_structure()
-        self.make_motion_squeeze()
+        self.build_motion_squeeze(self.ms_stages, self.ms_cfg, norm_cfg=self.norm_cfg)
 
-    def _stage_channels(self, stage: int) -> int:
-        return self.block.expansion * 64 * 2**stage
-
-    def _stage_segments(self, stage: int) -> int:
-        # ResNetTSM's temporal pool halves the frames on the way into layer2.
-        if self.temporal_pool and stage >= 1:
-            return self.num_segments // 2
-        return self.num_segments
-
-    def make_motion_squeeze(self) -> None:
-        """Add ``ms_layer{i + 1}`` after every stage ``i`` of ``ms_stages``."""
-        self.ms_stages = check_stage_indices(self.ms_stages, self.num_stages)
-        for stage in self.ms_stages:
-            self.add_ms_module(f'ms_layer{stage + 1}', self._stage_channels(stage),
-                               self._stage_segments(stage), self.ms_cfg,
-                               norm_cfg=self.norm_cfg)
+    def stage_specs(self) -> List[StageSpec]:
+        """``layer1..4``: channels ``expansion * 64 * 2**i``; T halved from
+        ``layer2`` on with ``temporal_pool`` (ResNetTSM pools on the way in)."""
+        return [StageSpec(name, name, self.block.expansion * 64 * 2**i,
+                          self.num_segments // 2 if self.temporal_pool and i >= 1
+                          else self.num_segments)
+                for i, name in enumerate(self.res_layers)]
 
     # ------------------------------------------------------------ weights
     def init_weights(self) -> None:
@@ -108,29 +98,3 @@ class ResNetTSM_MS(MotionSqueezeMixin, ResNetTSM):
             # The 2D weights cover the ResNet only: the MS modules get their
             # own init (Kaiming convs, unit norms), whatever ran before.
             self.init_ms_weights()
-
-    # ------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor]]:
-        """Stem, then each stage followed by its MS module if it has one.
-
-        Args:
-            x (Tensor): ``[N*T, 3, H, W]`` frames, clip-major (any number of
-                views per sample, as long as the batch is a multiple of T).
-
-        Returns:
-            Tensor | tuple[Tensor]: The features of the ``out_indices`` stages
-            (after their MS module), ``[N*T', C, H', W']`` each, with
-            ``T' = T // 2`` after ``layer1`` when ``temporal_pool``.
-        """
-        x = self.conv1(x)
-        x = self.maxpool(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.ms_stages:
-                x = self.run_ms_module(f'ms_layer{i + 1}', x, self.with_cp)
-            if i in self.out_indices:
-                outs.append(x)
-        if len(outs) == 1:
-            return outs[0]
-        return tuple(outs)

@@ -1,69 +1,23 @@
 """``TimmTSM_MS``: any timm CNN as a TSM backbone with MotionSqueeze modules."""
-import functools
 import os.path as osp
-import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import timm
 import torch
 import torch.nn as nn
 from mmaction.registry import MODELS
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
+from timm.models import load_state_dict as timm_load_state_dict
 
-from ...ops.temporal_shift import temporal_shift
-from ...utils.checkpoint import read_checkpoint
-from .ms_mixin import MotionSqueezeMixin, check_stage_indices
+from .ms_mixin import MotionSqueezeMixin, StageSpec, check_stage_indices
+from .timm_shift import add_temporal_shift
 
 __all__ = ['TimmTSM_MS']
 
 # The paper's MS position: after res3, the first stage at 1/8 of the input size.
 _DEFAULT_MS_REDUCTION = 8
-# Wrappers that checkpoints are commonly saved in.
-_CHECKPOINT_KEYS = ('state_dict', 'model', 'module')
-
-
-def _shift_hook(num_segments: int, shift_div: int, module: nn.Module,
-                args: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor, ...]:
-    """Forward pre-hook: temporally shift the first input of ``module``."""
-    return (temporal_shift(args[0], num_segments, shift_div), *args[1:])
-
-
-def _block_patterns(model: nn.Module) -> List[str]:
-    """The regexes timm uses to name the residual blocks of ``model``.
-
-    ``group_matcher(coarse=False)['blocks']`` is a regex, or a list of
-    ``(regex, suffix)``; entries with a suffix are extra groups (downsample
-    layers, head convs), not blocks.
-    """
-    matcher = model.group_matcher(coarse=False).get('blocks', [])
-    if isinstance(matcher, str):
-        return [matcher]
-    return [pattern for pattern, suffix in matcher if suffix is None]
-
-
-def find_blocks(model: nn.Module) -> List[Tuple[str, nn.Module]]:
-    """The outermost modules whose names match timm's block regexes.
-
-    Args:
-        model (nn.Module): A timm model with ``group_matcher``.
-
-    Returns:
-        list[tuple[str, nn.Module]]: ``(name, block)`` in registration order.
-    """
-    patterns = [re.compile(p) for p in _block_patterns(model)]
-    blocks: List[Tuple[str, nn.Module]] = []
-    for name, module in model.named_modules():
-        if not name or not any(p.match(name) for p in patterns):
-            continue
-        if blocks and name.startswith(blocks[-1][0] + '.'):
-            continue  # inside a block already found
-        blocks.append((name, module))
-    return blocks
-
-
-def _first_conv(block: nn.Module) -> Optional[nn.Conv2d]:
-    return next((m for m in block.modules() if isinstance(m, nn.Conv2d)), None)
 
 
 @MODELS.register_module()
@@ -82,7 +36,8 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
       is not shifted.
     - An MS module ``ms_stage{i}`` (channels ``feature_info[i]['num_chs']``)
       is applied to the output of every stage ``i`` in ``ms_stages``; the next
-      stage receives input + motion features.
+      stage receives input + motion features. ``with_cp`` recomputes the MS
+      modules in the backward pass.
 
     Both are forward hooks on timm's modules, so any model that timm builds
     with ``feature_info``, ``forward_intermediates`` and ``group_matcher``
@@ -93,11 +48,12 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
     Args:
         model_name (str): A timm model name, e.g. ``'mobilenetv3_large_100'``.
         num_segments (int): Frames T per clip. Defaults to 8.
-        ms_stages (Sequence[int], optional): Indices into ``feature_info`` of
-            the stages followed by an MS module (negative counts from the
-            end; empty for plain TSM). Defaults to None: the first stage with
-            ``reduction == 8``, the res3 position of the paper (index 2 for
-            ResNets, MobileNetV3, EfficientNets and RegNets, 1 for ConvNeXt).
+        ms_stages (int | Sequence[int], optional): Indices into
+            ``feature_info`` of the stages followed by an MS module (negative
+            counts from the end; an int ``i`` is ``(i, )``; empty for plain
+            TSM). Defaults to None: the first stage with ``reduction == 8``,
+            the res3 position of the paper (index 2 for ResNets, MobileNetV3,
+            EfficientNets and RegNets, 1 for ConvNeXt).
         ms_cfg (dict): Extra keyword arguments of
             :class:`~ms_plugin.models.MotionSqueeze` (``max_displacement``,
             ``soft_argmax``, ``type`` for a registered variant, ...).
@@ -119,13 +75,16 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
         frozen_stages (int): Freeze (eval mode, no gradient) every timm layer
             up to and including stage ``feature_info[frozen_stages]`` (stem
             included); MS modules stay trainable. Defaults to -1 (none).
+        with_cp (bool): Recompute the MS modules in the backward pass
+            instead of storing their activations (timm's own
+            ``set_grad_checkpointing`` is refused). Defaults to False.
         init_cfg (dict, optional): MMEngine init config. Defaults to None.
     """
 
     def __init__(self,
                  model_name: str,
                  num_segments: int = 8,
-                 ms_stages: Optional[Sequence[int]] = None,
+                 ms_stages: Union[None, int, Sequence[int]] = None,
                  ms_cfg: Dict = dict(),
                  shift: bool = True,
                  shift_div: int = 8,
@@ -133,6 +92,7 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
                  out_stage: int = -1,
                  norm_eval: bool = False,
                  frozen_stages: int = -1,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.model_name = model_name
@@ -141,10 +101,11 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
         self.shift_div = shift_div
         self.pretrained = pretrained
         self.norm_eval = norm_eval
+        self.with_cp = with_cp
 
         self.model = self._create_model(model_name)
         all_stages = [dict(f) for f in self.model.feature_info]
-        self.out_stage = self._stage_index(out_stage, len(all_stages), 'out_stage')
+        self.out_stage = check_stage_indices(out_stage, len(all_stages), 'out_stage')[0]
         self.feature_info = all_stages[:self.out_stage + 1]
         # Output channels; MSNet sets the head's in_channels from it.
         self.feat_dim = self.feature_info[-1]['num_chs']
@@ -157,18 +118,17 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
             # parameters would then get no gradient. The same keys either way.
             self.model.head = nn.Identity()
 
-        self.ms_stages = self._resolve_ms_stages(ms_stages)
-        self._add_motion_squeeze(dict(ms_cfg))
-        self.shifted_blocks = self._add_temporal_shift() if shift else []
-        self.frozen_stages = (-1 if frozen_stages < 0 else
-                              self._stage_index(frozen_stages, len(self.feature_info),
-                                                'frozen_stages'))
+        self.build_motion_squeeze(self._default_ms_stages() if ms_stages is None else ms_stages,
+                                  ms_cfg)
+        self.shifted_blocks = (add_temporal_shift(self.model, model_name, num_segments, shift_div)
+                               if shift else [])
+        self.frozen_stages = (-1 if frozen_stages < 0 else check_stage_indices(
+            frozen_stages, len(self.feature_info), 'frozen_stages')[0])
         self._freeze_stages()
 
     # ------------------------------------------------------------ structure
     @staticmethod
     def _create_model(model_name: str) -> nn.Module:
-        import timm  # here, not at the top: `import ms_plugin` need not load timm
         if not timm.is_model(model_name):
             similar = timm.list_models(f'*{model_name.split("_")[0]}*')[:8]
             raise ValueError(
@@ -185,51 +145,21 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
                 'mobilenetv3_large_100, efficientnet_b0, convnext_tiny, regnety_016.')
         return model
 
-    @staticmethod
-    def _stage_index(index: int, num_stages: int, what: str) -> int:
-        if not -num_stages <= index < num_stages:
-            raise ValueError(f'{what}={index} is out of range: the model has {num_stages} '
-                             f'stages (feature_info indices 0..{num_stages - 1}, or negative).')
-        return index % num_stages
+    def stage_specs(self) -> List[StageSpec]:
+        """timm's ``feature_info`` up to ``out_stage``: stage ``i`` is named
+        ``stage{i}`` (its module, e.g. ``blocks.2``, is a dotted path), with
+        ``num_chs`` channels and every frame."""
+        return [StageSpec(f'stage{i}', f'model.{info["module"]}', info['num_chs'],
+                          self.num_segments) for i, info in enumerate(self.feature_info)]
 
-    def _resolve_ms_stages(self, ms_stages: Optional[Sequence[int]]) -> Tuple[int, ...]:
-        if ms_stages is None:
-            reductions = [f['reduction'] for f in self.feature_info]
-            if _DEFAULT_MS_REDUCTION not in reductions:
-                raise ValueError(
-                    f'{self.model_name} has no stage of reduction {_DEFAULT_MS_REDUCTION} up to '
-                    f'out_stage (reductions {reductions}); pass ms_stages explicitly.')
-            return (reductions.index(_DEFAULT_MS_REDUCTION), )
-        return check_stage_indices(ms_stages, len(self.feature_info))
-
-    def _add_motion_squeeze(self, ms_cfg: Dict) -> None:
-        for stage in self.ms_stages:
-            name = f'ms_stage{stage}'
-            self.add_ms_module(name, self.feature_info[stage]['num_chs'], self.num_segments,
-                               ms_cfg)
-            target = self.model.get_submodule(self.feature_info[stage]['module'])
-            target.register_forward_hook(functools.partial(self._ms_hook, name))
-
-    def _ms_hook(self, name: str, module: nn.Module, args: tuple,
-                 output: torch.Tensor) -> torch.Tensor:
-        """Forward hook on a stage: its output plus the MS motion features."""
-        return getattr(self, name)(output)
-
-    def _add_temporal_shift(self) -> List[str]:
-        if not hasattr(self.model, 'group_matcher'):
-            raise ValueError(f'timm model {self.model_name!r} has no group_matcher to name its '
-                             'blocks; pass shift=False.')
-        names = []
-        hook = functools.partial(_shift_hook, self.num_segments, self.shift_div)
-        for name, block in find_blocks(self.model):
-            conv = _first_conv(block)
-            if conv is not None:
-                conv.register_forward_pre_hook(hook)
-                names.append(name)
-        if not names:
-            raise ValueError(f'Found no blocks with a convolution in {self.model_name!r} to '
-                             'shift; pass shift=False.')
-        return names
+    def _default_ms_stages(self) -> int:
+        """The first stage at 1/8 of the input size."""
+        reductions = [f['reduction'] for f in self.feature_info]
+        if _DEFAULT_MS_REDUCTION not in reductions:
+            raise ValueError(
+                f'{self.model_name} has no stage of reduction {_DEFAULT_MS_REDUCTION} up to '
+                f'out_stage (reductions {reductions}); pass ms_stages explicitly.')
+        return reductions.index(_DEFAULT_MS_REDUCTION)
 
     # ------------------------------------------------------------ weights
     def init_weights(self) -> None:
@@ -245,9 +175,11 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
         """Load a timm (or same-named torchvision) state_dict with strict=False.
 
         Args:
-            path (str): A local file saved with ``torch.save(state_dict)``; a
-                dict holding it under ``state_dict`` or ``model`` and a
-                ``module.`` prefix (DataParallel) are accepted.
+            path (str): A local file saved with ``torch.save(state_dict)``
+                (or ``.safetensors``); read by timm's ``load_state_dict``, so
+                a dict holding it under ``state_dict`` or ``model`` and
+                ``module.`` / ``_orig_mod.`` prefixes (DataParallel,
+                ``torch.compile``) are accepted.
 
         Returns:
             tuple[list[str], list[str]]: Keys of this backbone left missing
@@ -260,12 +192,7 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
                 f'machine with internet access run: python -c "import timm, torch; '
                 f'torch.save(timm.create_model({self.model_name!r}, pretrained=True)'
                 f'.state_dict(), {osp.basename(path)!r})" and copy the file to {path!r}.')
-        state = read_checkpoint(path)
-        for key in _CHECKPOINT_KEYS:
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
-                state = state[key]
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
+        state = timm_load_state_dict(path, use_ema=False)
         own = self.model.state_dict()
         matched = [k for k in state if k in own]
         if not matched:
@@ -279,7 +206,8 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
             raise ValueError(f'{path} does not fit timm model {self.model_name!r}; shape '
                              f'mismatches: {bad_shapes[:5]}. Is it a state_dict of this model?')
         result = self.model.load_state_dict(state, strict=False)
-        ms_keys = [k for k in self.state_dict() if k.startswith('ms_stage')]
+        ms_prefixes = tuple(f'{name}.' for name, _ in self.ms_modules())
+        ms_keys = [k for k in self.state_dict() if k.startswith(ms_prefixes)]
         missing = [f'model.{k}' for k in result.missing_keys] + ms_keys
         print_log(f'TimmTSM_MS: loaded {len(matched)} tensors of {self.model_name} from {path}; '
                   f'MS modules keep their init ({len(ms_keys)} keys); other missing keys: '
