@@ -16,13 +16,16 @@ import pytest
 import torch
 from ms_plugin import apis
 
-from conftest import TEST_CONFIGS
+from conftest import TEST_CONFIGS, write_clip_frames, write_frame_folder
 from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
 import ms_plugin  # noqa: F401
 from ms_plugin.datasets.transforms import UnreadableVideoError, UnreadableVideoGuard
-from ms_plugin.engine import RNGStateHook
+from ms_plugin.engine import RNGStateHook, UnreadableVideoHook
+from ms_plugin.engine.hooks import unreadable_video_hook
 from ms_plugin.engine.hooks.rng_state_hook import (CHECKPOINT_KEY, capture_rng_state,
                                                    restore_rng_state)
 from ms_plugin.utils.checkpoint import (CheckpointError, newest_readable_checkpoint,
@@ -58,7 +61,7 @@ READERS = ('DecordInit', 'DecordDecode', 'RawFrameDecode')
 def test_configs_enable_the_fault_tolerance_hooks_and_guards(path):
     cfg = Config.fromfile(str(path))
     hooks = {hook['type']: hook for hook in cfg.custom_hooks}
-    assert 'RNGStateHook' in hooks
+    assert 'RNGStateHook' in hooks and 'LabelCheckHook' in hooks
     assert hooks['UnreadableVideoHook']['train_on_error'] == 'skip'
     assert hooks['UnreadableVideoHook']['test_on_error'] == 'raise'
     for split in ('train', 'val', 'test'):
@@ -165,11 +168,52 @@ def test_training_skips_unreadable_videos_and_counts_them(tmp_path, monkeypatch,
     log = Path(runner.log_dir, f'{runner.timestamp}.log').read_text()
     for name in names:
         assert f'skipping an unreadable video: cannot read {video_folder / name}' in log
-    skipped = runner.message_hub.get_scalar('train/skipped_videos').current()
-    # each broken file is drawn once by the sampler, and maybe again by a refetch
-    assert skipped >= 2 and log.count('skipping an unreadable video') == skipped
-    assert f'Epoch 1: {skipped} unreadable video(s) skipped' in log
+    # each broken file is drawn once by the sampler, and maybe again by a refetch:
+    # the count is of distinct videos, the times only when more
+    assert runner.message_hub.get_scalar('train/skipped_videos').current() == 2
+    assert log.count('skipping an unreadable video') >= 2
+    summary = next(line for line in log.splitlines() if 'unreadable video(s) skipped' in line)
+    assert 'Epoch 1: 2 unreadable video(s) skipped' in summary
+    assert all(str(video_folder / name) in summary for name in names)
     assert runner.iter == (4 + 2) // 2  # every batch was trained, with other samples
+
+
+def test_the_skip_summary_counts_distinct_videos(video_folder, monkeypatch):
+    broken = _break_videos(video_folder)
+    guards = [UnreadableVideoGuard([dict(type='DecordInit')], on_error='skip')
+              for _ in range(2)]  # e.g. the DecordInit and DecordDecode guards
+    for guard, kind in zip(guards * 2, ('missing', 'empty', 'missing', 'missing')):
+        assert guard(dict(filename=str(broken[kind]), start_index=0, modality='RGB')) is None
+
+    class Dataset:
+        pipeline = Compose(guards)
+
+    class FakeRunner:
+        epoch = 0
+        message_hub = MessageHub.get_instance('test_the_skip_summary_counts_distinct_videos')
+        train_loop = type('Loop', (), dict(dataloader=type('Loader', (), dict(dataset=Dataset))))
+
+    messages = []
+    monkeypatch.setattr(unreadable_video_hook, 'print_log',
+                        lambda message, **kwargs: messages.append(message))
+    UnreadableVideoHook().after_train_epoch(FakeRunner)
+    assert FakeRunner.message_hub.get_scalar('train/skipped_videos').current() == 2
+    assert messages == [f'Epoch 1: 2 unreadable video(s) skipped (4 times): '
+                        f'{broken["missing"]}, {broken["empty"]}']
+
+
+def test_a_corrupt_jpeg_is_named(tmp_path):
+    folder = tmp_path / 'clip'
+    write_frame_folder(folder, write_clip_frames(0, num_frames=4))
+    (folder / '00003.jpg').write_bytes(b'\xff\xd8 not a JPEG')
+    results = dict(frame_dir=str(folder), filename_tmpl='{:05}.jpg', modality='RGB',
+                   frame_inds=np.arange(1, 5), total_frames=4, start_index=1)
+    with pytest.raises(UnreadableVideoError) as info:
+        UnreadableVideoGuard([dict(type='RawFrameDecode')])(results)
+    message = str(info.value)
+    assert message.startswith(f'cannot read {folder}: frame {folder / "00003.jpg"}: '
+                              'not a decodable image; ')
+    assert '\n' not in message
 
 
 def test_training_stops_at_an_unreadable_video_with_the_option(tmp_path, monkeypatch,

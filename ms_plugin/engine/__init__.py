@@ -1,4 +1,4 @@
 """Runner extensions: hooks registered in ``mmaction.registry.HOOKS``."""
-from .hooks import FuseConvBNHook, RNGStateHook, UnreadableVideoHook
+from .hooks import FuseConvBNHook, LabelCheckHook, RNGStateHook, UnreadableVideoHook
 
-__all__ = ['FuseConvBNHook', 'RNGStateHook', 'UnreadableVideoHook']
+__all__ = ['FuseConvBNHook', 'LabelCheckHook', 'RNGStateHook', 'UnreadableVideoHook']

@@ -1,6 +1,7 @@
 """Hooks that let training survive faults (see docs/fault_tolerance.md)."""
 from .fuse_conv_bn_hook import FuseConvBNHook
+from .label_check_hook import LabelCheckHook
 from .rng_state_hook import RNGStateHook
 from .unreadable_video_hook import UnreadableVideoHook
 
-__all__ = ['FuseConvBNHook', 'RNGStateHook', 'UnreadableVideoHook']
+__all__ = ['FuseConvBNHook', 'LabelCheckHook', 'RNGStateHook', 'UnreadableVideoHook']

@@ -189,10 +189,15 @@ class RNGStateHook(Hook):
     @staticmethod
     def _warn_about_persistent_workers(runner) -> None:
         loader = runner.train_loop.dataloader
-        if getattr(loader, 'persistent_workers', False) and loader.num_workers > 0:
-            print_log(
-                'RNGStateHook: the training DataLoader has persistent workers. Their random '
-                'streams live in the worker processes, which no checkpoint can read, so a '
-                'resumed run is not bit-identical to an uninterrupted one. Set '
-                'train_dataloader.persistent_workers=False for exact resumption.',
-                logger='current', level=logging.WARNING)
+        if not (getattr(loader, 'persistent_workers', False) and loader.num_workers > 0):
+            return
+        # Bit-identical resumption needs deterministic kernels too; a run that does not
+        # ask for them (the synthetic demo configs) is told, not warned.
+        randomness = getattr(runner, 'cfg', None) and runner.cfg.get('randomness') or {}
+        level = logging.WARNING if randomness.get('deterministic') else logging.INFO
+        print_log(
+            'RNGStateHook: the training DataLoader has persistent workers. Their random '
+            'streams live in the worker processes, which no checkpoint can read, so a '
+            'resumed run is not bit-identical to an uninterrupted one. Set '
+            'train_dataloader.persistent_workers=False for exact resumption.',
+            logger='current', level=level)

@@ -4,13 +4,14 @@ Works with the :class:`~ms_plugin.datasets.transforms.UnreadableVideoGuard`
 steps of the pipelines (see docs/fault_tolerance.md).
 """
 import logging
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
+from ...datasets.check import walk_datasets
 from ...datasets.transforms.unreadable_video import (ON_ERROR, UnreadableVideoError,
                                                      UnreadableVideoGuard, sample_source)
 
@@ -21,19 +22,9 @@ MAX_NAMES = 10  # file names shown in one log line
 __all__ = ['UnreadableVideoHook', 'find_guards', 'leave_out_unreadable', 'LEFT_OUT_KEY']
 
 
-def _datasets(dataset) -> Iterator[object]:
-    """``dataset`` and the datasets inside wrappers (RepeatDataset, ConcatDataset, ...)."""
-    yield dataset
-    inner = getattr(dataset, 'dataset', None)
-    if inner is not None:
-        yield from _datasets(inner)
-    for inner in getattr(dataset, 'datasets', None) or ():
-        yield from _datasets(inner)
-
-
 def find_guards(dataset) -> List[UnreadableVideoGuard]:
     """The :class:`UnreadableVideoGuard` steps of a dataset's pipeline(s)."""
-    return [step for data in _datasets(dataset)
+    return [step for _, data in walk_datasets(dataset)
             for step in getattr(getattr(data, 'pipeline', None), 'transforms', None) or ()
             if isinstance(step, UnreadableVideoGuard)]
 
@@ -160,15 +151,18 @@ class UnreadableVideoHook(Hook):
                              'uses "skip" or "raise"')
 
     def after_train_epoch(self, runner) -> None:
-        skipped = []
+        events = []  # one per skip: a video drawn twice (or failing in two guards) is two
         for guard in find_guards(runner.train_loop.dataloader.dataset):
             new = guard.skipped(self._seen.get(id(guard), 0))
             self._seen[id(guard)] = self._seen.get(id(guard), 0) + len(new)
-            skipped.extend(new)
+            events.extend(new)
+        skipped = list(dict.fromkeys(events))  # distinct videos, in the order first seen
         runner.message_hub.update_scalar(SKIPPED_SCALAR, len(skipped))
         message = f'Epoch {runner.epoch + 1}: {len(skipped)} unreadable video(s) skipped'
         if skipped:
-            print_log(f'{message}: {_names(skipped)}', logger='current', level=logging.WARNING)
+            times = f' ({len(events)} times)' if len(events) > len(skipped) else ''
+            print_log(f'{message}{times}: {_names(skipped)}', logger='current',
+                      level=logging.WARNING)
         else:
             print_log(message, logger='current')
 
@@ -196,7 +190,7 @@ class UnreadableVideoHook(Hook):
         if id(dataset) in self._left_out or not any(g.on_error == 'leave_out' for g in guards):
             return
         left_out = []
-        for data in _datasets(dataset):
+        for _, data in walk_datasets(dataset):
             if any(isinstance(step, UnreadableVideoGuard) for step in
                    getattr(getattr(data, 'pipeline', None), 'transforms', None) or ()):
                 left_out.extend(leave_out_unreadable(data))

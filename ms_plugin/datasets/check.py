@@ -1,0 +1,224 @@
+"""Checks of a dataset's annotations against the model: labels and flip maps.
+
+A label at or beyond the classifier's ``num_classes`` ends training with
+``IndexError: Target N is out of bounds`` (on a GPU, a device-side assert) at
+whichever iteration first draws it; so does a ``Flip`` step whose
+``flip_label_map`` sends a label there. These checks read only the annotation
+records (``data_list``; nothing is decoded), so they cost a fraction of a
+second on Something-Something, and they name the annotation file and line.
+
+:class:`~ms_plugin.engine.LabelCheckHook` runs them when a loop starts;
+``tools/data/check_dataset.py`` runs them with the file checks of
+:mod:`ms_plugin.datasets.check_files`.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+from mmengine.dataset import BaseDataset
+from mmengine.model import is_model_wrapper
+
+__all__ = [
+    'DatasetCheckError', 'Problem', 'walk_datasets', 'leaf_datasets', 'sample_infos',
+    'model_num_classes', 'label_problems', 'flip_map_problems', 'check_labels'
+]
+
+NUM_CLASSES_KEY = 'model.cls_head.num_classes'
+
+
+class DatasetCheckError(ValueError):
+    """A dataset that does not fit the model; the message is one line saying what to do."""
+
+
+@dataclass
+class Problem:
+    """One problem of a dataset, where it is and what it is.
+
+    Args:
+        message (str): What is wrong, e.g. ``'label 7 >= num_classes 5'``.
+        ann_file (str): The annotation file (or the config key, for a
+            pipeline step).
+        line (int, optional): The 1-based line of ``ann_file``; None for a
+            problem of the whole file.
+        path (str, optional): The video or frame folder of that line.
+        kind (str): A short name of the kind, to group problems.
+            Defaults to ``'label'``.
+    """
+
+    message: str
+    ann_file: str
+    line: Optional[int] = None
+    path: Optional[str] = None
+    kind: str = 'label'
+
+    def __str__(self) -> str:
+        where = self.ann_file if self.line is None else f'{self.ann_file}:{self.line}'
+        return f'{where}: {self.path}: {self.message}' if self.path else f'{where}: {self.message}'
+
+
+def walk_datasets(dataset, key: str = 'dataset') -> Iterator[Tuple[str, object]]:
+    """``dataset`` and those inside wrappers (RepeatDataset, ConcatDataset, ...).
+
+    Args:
+        dataset: A dataset, maybe a wrapper.
+        key (str): Its config key, e.g. ``'train_dataloader.dataset'``.
+
+    Yields:
+        tuple[str, object]: The config key of each dataset and the dataset,
+        wrappers first (``...dataset.dataset``, ``...dataset.datasets.1``).
+    """
+    yield key, dataset
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None:
+        yield from walk_datasets(inner, f'{key}.dataset')
+    for index, inner in enumerate(getattr(dataset, 'datasets', None) or ()):
+        yield from walk_datasets(inner, f'{key}.datasets.{index}')
+
+
+def leaf_datasets(dataset, key: str = 'dataset') -> List[Tuple[str, BaseDataset]]:
+    """The datasets that read annotation files, with their config keys."""
+    return [(k, d) for k, d in walk_datasets(dataset, key) if isinstance(d, BaseDataset)]
+
+
+def sample_infos(dataset: BaseDataset) -> Iterator[Tuple[int, dict]]:
+    """The annotation records of a dataset, with their 1-based line numbers.
+
+    MMAction2's list files hold one sample a line, so record ``i`` is line
+    ``i + 1``. The records are read as loaded (a multi-label sample keeps its
+    list of labels, not the one-hot vector ``get_data_info`` makes).
+    """
+    dataset.full_init()
+    for index in range(len(dataset)):
+        yield index + 1, BaseDataset.get_data_info(dataset, index)
+
+
+def model_num_classes(model) -> Optional[int]:
+    """``cls_head.num_classes`` of a model (unwrapped), or None when it has none."""
+    if is_model_wrapper(model):
+        model = model.module
+    num_classes = getattr(getattr(model, 'cls_head', None), 'num_classes', None)
+    return num_classes if isinstance(num_classes, int) else None
+
+
+def _labels(info: dict) -> Sequence[int]:
+    label = info.get('label')
+    if label is None:
+        return ()
+    if isinstance(label, (list, tuple)):  # multi-label lists
+        return [int(v) for v in label]
+    if hasattr(label, 'tolist'):  # a tensor or an array
+        value = label.tolist()
+        return [int(v) for v in value] if isinstance(value, list) else [int(value)]
+    return [int(label)]
+
+
+def sample_path(info: dict) -> Optional[str]:
+    """The video or frame folder a record names."""
+    return info.get('filename') or info.get('frame_dir')
+
+
+def label_problems(dataset: BaseDataset, num_classes: int) -> List[Problem]:
+    """Records whose labels lie outside ``0 .. num_classes - 1``, one problem each."""
+    problems = []
+    for line, info in sample_infos(dataset):
+        bad = [v for v in _labels(info) if not 0 <= v < num_classes]
+        if bad:
+            problems.append(Problem(f'label {bad[0]}: not within num_classes {num_classes}',
+                                    dataset.ann_file, line, sample_path(info)))
+    return problems
+
+
+def flip_steps(dataset: BaseDataset) -> List[Tuple[int, object]]:
+    """The ``Flip`` steps of a dataset's pipeline that have a flip label map, by index."""
+    steps = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or ()
+    return [(index, step) for index, step in enumerate(steps)
+            if type(step).__name__ == 'Flip' and getattr(step, 'flip_label_map', None)]
+
+
+def flip_map_problems(dataset: BaseDataset, num_classes: int,
+                      key: str = 'dataset') -> List[Problem]:
+    """Flip label maps that send a label within ``num_classes`` beyond it.
+
+    An entry whose key is not a valid label never applies (the labels are
+    checked too), so a map of a larger label set that a subset shares, such
+    as the synthetic generator's, passes as long as it keeps the subset's
+    labels within it.
+
+    Args:
+        dataset (BaseDataset): The dataset whose pipeline is checked.
+        num_classes (int): The classifier's number of classes.
+        key (str): The dataset's config key, for the message. Defaults to
+            ``'dataset'``.
+
+    Returns:
+        list[Problem]: One per Flip step with such entries; ``ann_file`` is
+        the step's config key (``...pipeline.N.flip_label_map``).
+    """
+    problems = []
+    for index, step in flip_steps(dataset):
+        bad = {int(k): int(v) for k, v in step.flip_label_map.items()
+               if 0 <= int(k) < num_classes and not 0 <= int(v) < num_classes}
+        if bad:
+            first = min(bad)
+            problems.append(Problem(
+                f'maps label {first} to {bad[first]}, not within num_classes {num_classes}',
+                f'{key}.pipeline.{index}.flip_label_map', kind='flip'))
+    return problems
+
+
+def synthetic_hint(ann_file: str, num_classes: int) -> str:
+    """What to do when ``ann_file`` is the synthetic generator's and has too many classes."""
+    meta_file = osp.join(osp.dirname(osp.abspath(ann_file)), 'meta.json')
+    try:
+        with open(meta_file) as f:
+            classes = json.load(f)['classes']
+    except (OSError, ValueError, KeyError, TypeError):
+        return ''
+    from .synthetic_motion import CLASS_SETS
+    names = [name for name, chosen in CLASS_SETS.items() if len(chosen) == num_classes]
+    if not names or len(classes) == num_classes:
+        return ''
+    return (f'; this is tools/data/synthetic_motion.py data with {len(classes)} classes '
+            f'(its meta.json), the config has {num_classes}: write it again with '
+            f'--class-set {names[0]}')
+
+
+def label_error(problems: List[Problem], num_classes: int) -> str:
+    """The one line :class:`DatasetCheckError` says for labels out of range."""
+    first = problems[0]
+    more = f' ({len(problems) - 1} more line(s) too)' if len(problems) > 1 else ''
+    return (f'{first.message.split(":")[0]} on line {first.line} of {first.ann_file}{more} is '
+            f'not within {NUM_CLASSES_KEY}={num_classes} (labels 0 to {num_classes - 1}): '
+            f'set {NUM_CLASSES_KEY} to the number of classes of the data'
+            f'{synthetic_hint(first.ann_file, num_classes)}')
+
+
+def flip_error(problem: Problem, num_classes: int) -> str:
+    """The one line :class:`DatasetCheckError` says for a flip map beyond ``num_classes``."""
+    step_key = problem.ann_file.rsplit('.', 1)[0]
+    return (f'the Flip step {step_key} {problem.message.split(",")[0]}, beyond '
+            f'{NUM_CLASSES_KEY}={num_classes}: the Something-Something flip maps hold the '
+            'official label indices, so for another label set remove the map with '
+            f'--cfg-options {problem.ann_file}=None (or give one of your labels)')
+
+
+def check_labels(dataset, num_classes: int, key: str = 'dataset') -> None:
+    """Raise :class:`DatasetCheckError` for a label or flip map beyond ``num_classes``.
+
+    Args:
+        dataset: The dataset of a loop (wrappers are looked into).
+        num_classes (int): The classifier's number of classes.
+        key (str): The dataset's config key, e.g. ``'train_dataloader.dataset'``.
+
+    Raises:
+        DatasetCheckError: One line naming the label, the annotation file and
+            line, ``num_classes`` and the setting to change.
+    """
+    for leaf_key, leaf in leaf_datasets(dataset, key):
+        problems = label_problems(leaf, num_classes)
+        if problems:
+            raise DatasetCheckError(label_error(problems, num_classes))
+        flips = flip_map_problems(leaf, num_classes, leaf_key)
+        if flips:
+            raise DatasetCheckError(flip_error(flips[0], num_classes))
