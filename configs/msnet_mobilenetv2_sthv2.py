@@ -29,3 +29,16 @@ model = dict(
         ms_stages=(2, ),  # after layer3
         ms_cfg=dict()),
     cls_head=dict(in_channels=1280))
+
+# The data paths of MMAction2's config, under MS_DATA_ROOT (default `data`), as
+# in this repository's own configs: `MS_DATA_ROOT=/datasets python tools/train.py ...`.
+datasets_root = '{{$MS_DATA_ROOT:data}}'
+train_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/sthv2/sthv2_train_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/sthv2/videos')))
+val_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/sthv2/sthv2_val_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/sthv2/videos')))
+test_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/sthv2/sthv2_val_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/sthv2/videos')))

@@ -22,3 +22,16 @@ model = dict(
         clip_len=8,  # the pipeline's SampleFrames clip_len
         ms_stages=(1, ),  # after layer2 (res3)
         ms_cfg=dict()))
+
+# The data paths of MMAction2's config, under MS_DATA_ROOT (default `data`), as
+# in this repository's own configs: `MS_DATA_ROOT=/datasets python tools/train.py ...`.
+datasets_root = '{{$MS_DATA_ROOT:data}}'
+train_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/kinetics400/kinetics400_train_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/kinetics400/videos_train')))
+val_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/kinetics400/kinetics400_val_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/kinetics400/videos_val')))
+test_dataloader = dict(dataset=dict(
+    ann_file=f'{datasets_root}/kinetics400/kinetics400_val_list_videos.txt',
+    data_prefix=dict(video=f'{datasets_root}/kinetics400/videos_val')))

@@ -5,10 +5,15 @@ config) first absorbs the pinned stack's defects (:mod:`ms_plugin.compat`),
 then registers the plugin's models in ``mmaction.registry.MODELS``, its hooks
 in ``HOOKS`` and its transforms in ``TRANSFORMS``.
 """
-from . import compat
+from . import stack_fixes
+
+stack_fixes.silence_stack_warnings()  # before mmcv and mmengine are imported
+
+from . import compat  # noqa: E402
 
 compat.check_versions()
 compat.apply_all()
+stack_fixes.allow_zero_workers()
 
 from . import models, ops  # noqa: E402,F401  (registration needs the fixes first)
 from . import engine  # noqa: E402,F401  (hooks)

@@ -186,3 +186,72 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# --------------------------------------------- a user's folder with MMAction2's data
+def write_offline_weights(torch_home: Path, user_root: Path) -> None:
+    """Randomly initialised stand-ins for the ImageNet weights the shipped configs name.
+
+    They lie where a user without internet access puts the real files
+    (README, "Train on your own data"): the torch hub cache of ``torch_home``
+    for ``torchvision://resnet50`` and ``mmcls://mobilenet_v2``, and
+    ``checkpoints/timm/`` of the launch folder for the timm config.
+    """
+    import timm
+    import torch
+    import torchvision
+    from mmaction.registry import MODELS
+
+    from ms_plugin.apis.weights import offline_weights_path
+
+    os.environ['TORCH_HOME'] = str(torch_home)  # offline_weights_path reads the hub dir
+    try:
+        torch.hub.set_dir(str(torch_home / 'hub'))
+        torch.manual_seed(0)
+        resnet = torchvision.models.resnet50().state_dict()
+        mobilenet = {f'backbone.{key}': value for key, value in
+                     MODELS.build(dict(type='MobileNetV2')).state_dict().items()}
+        for spec, state in (('torchvision://resnet50', resnet),
+                            ('mmcls://mobilenet_v2', dict(state_dict=mobilenet))):
+            path = Path(offline_weights_path(spec))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(state, path)
+        timm_file = user_root / 'checkpoints' / 'timm' / 'mobilenetv3_large_100.pth'
+        timm_file.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(timm.create_model('mobilenetv3_large_100').state_dict(), timm_file)
+    finally:
+        os.environ.pop('TORCH_HOME')
+        torch.hub.set_dir(os.path.join(os.path.expanduser('~'), '.cache', 'torch', 'hub'))
+
+
+@pytest.fixture(scope='session')
+def user_root(tmp_path_factory) -> Path:
+    """A user's launch folder: ``data/`` as MMAction2's tools write it, the repository's
+    ``configs/`` and ``tools/`` (links), and the ImageNet weights placed for offline use.
+
+    The four miniature datasets are written by :mod:`mmaction_data` (lists by
+    MMAction2's own ``build_file_list.py``); ``TORCH_HOME`` of :func:`user_env`
+    is ``<user_root>/../torch_home``.
+    """
+    from mmaction_data import write_mmaction_datasets
+
+    root = tmp_path_factory.mktemp('user')
+    write_mmaction_datasets(root)
+    for name in ('configs', 'tools'):
+        (root / name).symlink_to(REPO_ROOT / name, target_is_directory=True)
+    write_offline_weights(root.parent / 'torch_home', root)
+    return root
+
+
+@pytest.fixture
+def user_env(user_root) -> Dict[str, str]:
+    """Environment for commands run in :func:`user_root`: :func:`subprocess_env`, the
+    offline weights' ``TORCH_HOME``, and proxies that refuse every download at once."""
+    env = subprocess_env()
+    env['TORCH_HOME'] = str(user_root.parent / 'torch_home')
+    for key in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'):
+        env[key] = 'http://127.0.0.1:9'  # nothing listens there: no download can hang
+    env.pop('no_proxy', None)
+    env.pop('NO_PROXY', None)
+    env['HF_HUB_OFFLINE'] = '1'
+    return env

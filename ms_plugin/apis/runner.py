@@ -7,6 +7,7 @@ import argparse
 import gc
 import logging
 import os.path as osp
+from urllib.error import URLError
 
 import torch.distributed as torch_dist
 from mmaction.registry import RUNNERS
@@ -15,6 +16,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
+from .preflight import check_annotation_files, download_error_message, refuse_data_root_option
 from ..utils.checkpoint import (CheckpointError, newest_readable_checkpoint, read_checkpoint,
                                 state_dict_mismatch)
 
@@ -31,6 +33,7 @@ def default_work_dir(config_path: str) -> str:
 
 def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Write the command-line choices into ``cfg``; ``--cfg-options`` go last."""
+    refuse_data_root_option(args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -81,6 +84,7 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Write the command-line choices into ``cfg``; ``--cfg-options`` go before work_dir."""
+    refuse_data_root_option(args.cfg_options)
     cfg.launcher = args.launcher
     if args.show or args.show_dir is not None:
         hooks = cfg.get('default_hooks') or {}
@@ -202,6 +206,7 @@ def run_and_tear_down(cfg: Config, action: str):
         What ``runner.<action>()`` returns: the trained model for ``'train'``,
         the metrics dict for ``'test'``.
     """
+    check_annotation_files(cfg, action)
     runner = None
     try:
         runner = build_runner(cfg)
@@ -211,6 +216,8 @@ def run_and_tear_down(cfg: Config, action: str):
         if torch_dist.is_initialized():
             torch_dist.barrier()
         return result
+    except URLError as err:  # pretrained weights on a machine without internet
+        raise SystemExit(download_error_message(cfg, err)) from err
     finally:
         del runner
         gc.collect()

@@ -8,13 +8,19 @@
 # Augmentation: short side 256, multi-scale crop resized to 224, horizontal
 # flip. Validation: one clip, centre crop 224. Test (TSM convention): two
 # clips (twice_sample) x three 256x256 crops.
+# Every path derives from `datasets_root`, the folder that holds hmdb51/: `data`
+# (beside the launch folder) unless the environment variable MS_DATA_ROOT
+# names another, e.g. `MS_DATA_ROOT=/datasets python tools/train.py CONFIG`
+# (configs resolve their paths when loaded, so `--cfg-options data_root=...`
+# cannot move them).
+datasets_root = '{{$MS_DATA_ROOT:data}}'
 dataset_type = 'VideoDataset'
-data_root = 'data/hmdb51/videos'
-data_root_val = 'data/hmdb51/videos'
+data_root = f'{datasets_root}/hmdb51/videos'
+data_root_val = f'{datasets_root}/hmdb51/videos'
 split = {{'$HMDB51_SPLIT:1'}}
-ann_file_train = f'data/hmdb51/hmdb51_train_split_{split}_videos.txt'
-ann_file_val = f'data/hmdb51/hmdb51_val_split_{split}_videos.txt'
-ann_file_test = f'data/hmdb51/hmdb51_val_split_{split}_videos.txt'
+ann_file_train = f'{datasets_root}/hmdb51/hmdb51_train_split_{split}_videos.txt'
+ann_file_val = f'{datasets_root}/hmdb51/hmdb51_val_split_{split}_videos.txt'
+ann_file_test = f'{datasets_root}/hmdb51/hmdb51_val_split_{split}_videos.txt'
 
 num_segments = 16
 file_client_args = dict(io_backend='disk')

@@ -6,12 +6,18 @@
 # Augmentation: short side 256, multi-scale crop (scales 1, .875, .75, .66)
 # resized to 224, horizontal flip. Validation: one window, centre crop 224.
 # Test as the reference: 10 windows x three 256x256 crops.
+# Every path derives from `datasets_root`, the folder that holds kinetics400/: `data`
+# (beside the launch folder) unless the environment variable MS_DATA_ROOT
+# names another, e.g. `MS_DATA_ROOT=/datasets python tools/train.py CONFIG`
+# (configs resolve their paths when loaded, so `--cfg-options data_root=...`
+# cannot move them).
+datasets_root = '{{$MS_DATA_ROOT:data}}'
 dataset_type = 'VideoDataset'
-data_root = 'data/kinetics400/videos_train'
-data_root_val = 'data/kinetics400/videos_val'
-ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
-ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
-ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
+data_root = f'{datasets_root}/kinetics400/videos_train'
+data_root_val = f'{datasets_root}/kinetics400/videos_val'
+ann_file_train = f'{datasets_root}/kinetics400/kinetics400_train_list_videos.txt'
+ann_file_val = f'{datasets_root}/kinetics400/kinetics400_val_list_videos.txt'
+ann_file_test = f'{datasets_root}/kinetics400/kinetics400_val_list_videos.txt'
 
 num_segments = 16
 file_client_args = dict(io_backend='disk')

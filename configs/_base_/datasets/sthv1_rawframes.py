@@ -6,12 +6,18 @@
 # (scales 1, .875, .75, .66) resized to 224, horizontal flip that swaps the
 # labels whose meaning a flip reverses. Validation: one clip, centre crop 224.
 # Test (TSM convention): two clips (twice_sample) x three 240x240 crops.
+# Every path derives from `datasets_root`, the folder that holds sthv1/: `data`
+# (beside the launch folder) unless the environment variable MS_DATA_ROOT
+# names another, e.g. `MS_DATA_ROOT=/datasets python tools/train.py CONFIG`
+# (configs resolve their paths when loaded, so `--cfg-options data_root=...`
+# cannot move them).
+datasets_root = '{{$MS_DATA_ROOT:data}}'
 dataset_type = 'RawframeDataset'
-data_root = 'data/sthv1/rawframes'
-data_root_val = 'data/sthv1/rawframes'
-ann_file_train = 'data/sthv1/sthv1_train_list_rawframes.txt'
-ann_file_val = 'data/sthv1/sthv1_val_list_rawframes.txt'
-ann_file_test = 'data/sthv1/sthv1_val_list_rawframes.txt'
+data_root = f'{datasets_root}/sthv1/rawframes'
+data_root_val = f'{datasets_root}/sthv1/rawframes'
+ann_file_train = f'{datasets_root}/sthv1/sthv1_train_list_rawframes.txt'
+ann_file_val = f'{datasets_root}/sthv1/sthv1_val_list_rawframes.txt'
+ann_file_test = f'{datasets_root}/sthv1/sthv1_val_list_rawframes.txt'
 
 num_segments = 8
 # "Pushing something from left to right" <-> "... from right to left", etc.

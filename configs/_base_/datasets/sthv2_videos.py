@@ -6,12 +6,18 @@
 # multi-scale crop (scales 1, .875, .75, .66) resized to 224, horizontal flip
 # with V2's label swaps. Validation: one clip, centre crop 224. Test (TSM
 # convention): two clips (twice_sample) x three 240x240 crops.
+# Every path derives from `datasets_root`, the folder that holds sthv2/: `data`
+# (beside the launch folder) unless the environment variable MS_DATA_ROOT
+# names another, e.g. `MS_DATA_ROOT=/datasets python tools/train.py CONFIG`
+# (configs resolve their paths when loaded, so `--cfg-options data_root=...`
+# cannot move them).
+datasets_root = '{{$MS_DATA_ROOT:data}}'
 dataset_type = 'VideoDataset'
-data_root = 'data/sthv2/videos'
-data_root_val = 'data/sthv2/videos'
-ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
-ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
-ann_file_test = 'data/sthv2/sthv2_val_list_videos.txt'
+data_root = f'{datasets_root}/sthv2/videos'
+data_root_val = f'{datasets_root}/sthv2/videos'
+ann_file_train = f'{datasets_root}/sthv2/sthv2_train_list_videos.txt'
+ann_file_val = f'{datasets_root}/sthv2/sthv2_val_list_videos.txt'
+ann_file_test = f'{datasets_root}/sthv2/sthv2_val_list_videos.txt'
 
 num_segments = 8
 file_client_args = dict(io_backend='disk')

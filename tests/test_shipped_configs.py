@@ -1,0 +1,67 @@
+"""Every shipped config trains and tests on data in MMAction2's real formats.
+
+The runs are the README's commands, ``python tools/train.py CONFIG`` and
+``python tools/test.py CONFIG CKPT``, launched from a folder that holds
+``data/`` as MMAction2's preparation tools write it (see
+:mod:`mmaction_data`), without ``--seed``, offline (downloads are refused; the
+ImageNet weights lie where the README says to put them), with only the
+CPU-size options of :mod:`cpu_substitutions`.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+from cpu_substitutions import TRAIN_OPTIONS, test_options
+
+# Kinetics first: the HMDB51 config fine-tunes the Kinetics checkpoint.
+SHIPPED = sorted((str(p.relative_to(REPO_ROOT)) for p in [
+    *(REPO_ROOT / 'configs').glob('*.py'), *(REPO_ROOT / 'configs' / 'examples').glob('*.py')]),
+                 key=lambda name: ('hmdb51' in name, name))
+STACK_WARNINGS = ('MultiScaleDeformableAttention', 'pkg_resources')
+
+
+def run(cmd: str, root: Path, env: dict) -> str:
+    proc = subprocess.run(cmd, shell=True, cwd=str(root), env=env, text=True, timeout=900,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, f'{cmd}\nexited with {proc.returncode}:\n{proc.stdout[-5000:]}'
+    for warning in STACK_WARNINGS:
+        assert warning not in proc.stdout, f'{cmd} printed a {warning} warning'
+    return proc.stdout
+
+
+def stand_in_for_last_epoch(root: Path) -> None:
+    """``msnet_r50_hmdb51.py`` starts from ``work_dirs/msnet_r50_k400/epoch_75.pth``: the
+    end of the Kinetics schedule, here its one epoch."""
+    k400 = root / 'work_dirs' / 'msnet_r50_k400'
+    assert (k400 / 'epoch_1.pth').is_file(), 'the Kinetics config runs first'
+    if not (k400 / 'epoch_75.pth').exists():
+        (k400 / 'epoch_75.pth').symlink_to(k400 / 'epoch_1.pth')
+
+
+def test_every_shipped_config_is_tested():
+    assert len(SHIPPED) >= 10
+    assert SHIPPED.index('configs/msnet_r50_k400.py') < SHIPPED.index(
+        'configs/msnet_r50_hmdb51.py')
+
+
+@pytest.mark.parametrize('config', SHIPPED)
+def test_shipped_config_trains_and_tests_on_mmaction_data(config, user_root, user_env):
+    name = Path(config).stem
+    if 'hmdb51' in name:
+        stand_in_for_last_epoch(user_root)
+    env = dict(user_env, PYTHONWARNINGS='default')  # what a user sees
+    out = run(f'{sys.executable} tools/train.py {config} --cfg-options {" ".join(TRAIN_OPTIONS)}',
+              user_root, env)
+    # No --seed: a random one, logged.
+    assert re.search(r'randomness = dict\(seed=None\)', out)
+    assert re.search(r'^\s+seed: \d+$', out, re.M)
+    assert re.search(r'Epoch\(train\) \[1\]\[(\d+)/\1\]', out), 'one whole epoch'
+    checkpoint = user_root / 'work_dirs' / name / 'epoch_1.pth'
+    assert checkpoint.is_file()
+    out = run(f'{sys.executable} tools/test.py {config} {checkpoint.relative_to(user_root)} '
+              f'--cfg-options {" ".join(test_options(str(user_root / config)))}', user_root, env)
+    assert re.search(r'Epoch\(test\) \[1/1\]\s+acc/top1: [0-9.]+', out), out[-2000:]
