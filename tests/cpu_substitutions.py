@@ -48,7 +48,7 @@ def one_clip_options(config: str) -> List[str]:
     return []
 
 
-def test_options(config: str) -> List[str]:
+def cpu_test_options(config: str) -> List[str]:
     """The CPU-size ``--cfg-options`` of a test run of ``config``."""
     return TEST_LOADER_OPTIONS + one_clip_options(config)
 
@@ -64,6 +64,6 @@ def substitute(command: str, root: Path) -> str:
     training = re.search(r'tools/(dist_|slurm_)?train\.(py|sh)|mim train', command)
     testing = re.search(r'tools/(dist_|slurm_)?test\.(py|sh)|mim test', command)
     if configs and (training or testing):
-        options = TRAIN_OPTIONS if training else test_options(str(root / configs[0]))
+        options = TRAIN_OPTIONS if training else cpu_test_options(str(root / configs[0]))
         command += ' --cfg-options ' + ' '.join(options)
     return command

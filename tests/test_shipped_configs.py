@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from cpu_substitutions import TRAIN_OPTIONS, test_options
+from cpu_substitutions import TRAIN_OPTIONS, cpu_test_options
 
 # Kinetics first: the HMDB51 config fine-tunes the Kinetics checkpoint.
 SHIPPED = sorted((str(p.relative_to(REPO_ROOT)) for p in [
@@ -63,5 +63,5 @@ def test_shipped_config_trains_and_tests_on_mmaction_data(config, user_root, use
     checkpoint = user_root / 'work_dirs' / name / 'epoch_1.pth'
     assert checkpoint.is_file()
     out = run(f'{sys.executable} tools/test.py {config} {checkpoint.relative_to(user_root)} '
-              f'--cfg-options {" ".join(test_options(str(user_root / config)))}', user_root, env)
+              f'--cfg-options {" ".join(cpu_test_options(str(user_root / config)))}', user_root, env)
     assert re.search(r'Epoch\(test\) \[1/1\]\s+acc/top1: [0-9.]+', out), out[-2000:]
