@@ -44,6 +44,7 @@ class Problem:
         path (str, optional): The video or frame folder of that line.
         kind (str): A short name of the kind, to group problems.
             Defaults to ``'label'``.
+        label (int, optional): The label in question. Defaults to None.
     """
 
     message: str
@@ -51,6 +52,7 @@ class Problem:
     line: Optional[int] = None
     path: Optional[str] = None
     kind: str = 'label'
+    label: Optional[int] = None
 
     def __str__(self) -> str:
         where = self.ann_file if self.line is None else f'{self.ann_file}:{self.line}'
@@ -125,7 +127,7 @@ def label_problems(dataset: BaseDataset, num_classes: int) -> List[Problem]:
         bad = [v for v in _labels(info) if not 0 <= v < num_classes]
         if bad:
             problems.append(Problem(f'label {bad[0]}: not within num_classes {num_classes}',
-                                    dataset.ann_file, line, sample_path(info)))
+                                    dataset.ann_file, line, sample_path(info), label=bad[0]))
     return problems
 
 
@@ -188,9 +190,11 @@ def label_error(problems: List[Problem], num_classes: int) -> str:
     """The one line :class:`DatasetCheckError` says for labels out of range."""
     first = problems[0]
     more = f' ({len(problems) - 1} more line(s) too)' if len(problems) > 1 else ''
-    return (f'{first.message.split(":")[0]} on line {first.line} of {first.ann_file}{more} is '
+    largest = max(p.label for p in problems)
+    needed = f' (at least {largest + 1})' if largest >= num_classes else ''
+    return (f'label {first.label} on line {first.line} of {first.ann_file}{more} is '
             f'not within {NUM_CLASSES_KEY}={num_classes} (labels 0 to {num_classes - 1}): '
-            f'set {NUM_CLASSES_KEY} to the number of classes of the data'
+            f'set {NUM_CLASSES_KEY} to the number of classes of the data{needed}'
             f'{synthetic_hint(first.ann_file, num_classes)}')
 
 
