@@ -1,6 +1,8 @@
-"""ResNetTSM_MS: placement of the MS modules, TSM checkpoint compatibility,
-initialisation, and the ResNet options (temporal_pool, with_cp, norm_eval,
-frozen_stages, partial_bn, multi-view batches)."""
+"""ResNetTSM_MS: placement and size of the MS modules, initialisation, and the
+ResNet options of its own (temporal_pool, partial_bn, multi-view batches,
+torch.compile). What every MS backbone shares (with_cp, norm_eval,
+frozen_stages, equality with the stock backbone, checkpoints) is in
+tests/test_backbone_contract.py."""
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
 import pytest
 import torch
@@ -30,14 +32,6 @@ def _num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _silence_ms(model: ResNetTSM_MS) -> None:
-    """Make every MS module add exactly zero: its last BN outputs 0 before the ReLU."""
-    for _, module in model.ms_modules():
-        last_norm = module.transform[-1].pointwise.bn
-        nn.init.zeros_(last_norm.weight)
-        nn.init.zeros_(last_norm.bias)
-
-
 @pytest.mark.parametrize('depth, channels, ms_params', [(18, 128, 20985), (50, 512, 70905)])
 def test_one_ms_module_after_res3_with_the_reference_size(depth, channels, ms_params):
     model = _backbone(depth)
@@ -49,36 +43,6 @@ def test_one_ms_module_after_res3_with_the_reference_size(depth, channels, ms_pa
     assert _num_params(module) == ms_params
     stock = ResNetTSM(depth, pretrained2d=False)
     assert _num_params(model) - _num_params(stock) == ms_params
-
-
-def test_silenced_ms_reduces_to_resnet_tsm_and_live_ms_changes_the_output():
-    model = _backbone(18).eval()
-    stock = ResNetTSM(18, pretrained2d=False)
-    stock.eval()  # ResNet.train returns None: no chaining
-    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
-    assert not unexpected and missing
-    x = _frames(2)
-    with torch.no_grad():
-        live = model(x)
-        _silence_ms(model)
-        silent = model(x)
-        reference = stock(x)
-    assert live.shape == reference.shape == (16, 512, 1, 1)
-    torch.testing.assert_close(silent, reference)  # the MS output is added, nothing else
-    assert not torch.allclose(live, reference)
-
-
-def test_resnet_tsm_checkpoint_loads_with_only_ms_keys_missing():
-    model = _backbone(50, ms_stages=(1, 2))
-    stock = ResNetTSM(50, pretrained2d=False)
-    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
-    assert unexpected == []
-    assert missing and all(key.startswith(('ms_layer2.', 'ms_layer3.')) for key in missing)
-    ms_keys = {key for key in model.state_dict()
-               if key.startswith('ms_layer') and not key.endswith('num_batches_tracked')}
-    assert set(missing) == ms_keys
-    torch.testing.assert_close(model.layer3[1].conv2.conv.weight,
-                               stock.layer3[1].conv2.conv.weight)
 
 
 def test_pretrained_none_with_pretrained2d_initialises_from_scratch():
@@ -138,39 +102,6 @@ def test_temporal_pool_gives_ms_modules_the_pooled_segment_count(ms_stages):
     assert out.shape == (2 * 4, 512, 1, 1)
 
 
-def test_with_cp_checkpoints_the_ms_module_and_keeps_the_gradients():
-    x = _frames(1)
-    grads, calls = {}, {}
-    for with_cp in (False, True):
-        model = _backbone(50, with_cp=with_cp).train()  # BasicBlock has no with_cp
-        calls[with_cp] = 0
-
-        def count(*_, flag=with_cp):
-            calls[flag] += 1
-
-        model.ms_layer2.register_forward_pre_hook(count)  # the recompute may stop early
-        model(x.clone().requires_grad_()).sum().backward()
-        grads[with_cp] = model.ms_layer2.reduce.conv.weight.grad.clone()
-    assert calls == {False: 1, True: 2}  # recomputed in the backward pass
-    torch.testing.assert_close(grads[True], grads[False])
-
-
-def test_norm_eval_freezes_every_norm_layer_including_the_ms_ones():
-    model = _backbone(18, norm_eval=True).train()
-    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-    assert norms and not any(m.training for m in norms)
-    assert not any(m.training for m in model.ms_layer2.modules() if isinstance(m, _BatchNorm))
-    assert model.layer1[0].conv1.conv.net.training  # only the norms
-
-
-def test_frozen_stages_freeze_the_resnet_stages_but_not_the_new_ms_module():
-    model = _backbone(18, frozen_stages=2).train()
-    for name in ('conv1', 'layer1', 'layer2'):
-        assert not any(p.requires_grad for p in getattr(model, name).parameters()), name
-    assert all(p.requires_grad for p in model.layer3.parameters())
-    assert all(p.requires_grad for p in model.ms_layer2.parameters())
-
-
 def test_partial_bn_freezes_pretrained_norms_but_trains_the_ms_norms():
     model = _backbone(18, partial_bn=True).train()
     assert model.conv1.bn.training and model.conv1.bn.weight.requires_grad
@@ -189,17 +120,6 @@ def test_multi_view_batch_matches_each_view_alone():
         alone = torch.cat([model(view) for view in x.split(8)])
     assert together.shape == (96, 512, 1, 1)
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(ms_stages=(4, )), 'ms_stages'),
-    (dict(ms_stages=(1, 1)), 'twice'),
-    (dict(ms_cfg=dict(in_channels=64)), 'in_channels'),
-    (dict(ms_cfg=dict(num_segments=4)), 'num_segments'),
-])
-def test_bad_ms_settings_raise_clear_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        ResNetTSM_MS(18, pretrained=None, **kwargs)
 
 
 def test_ms_cfg_reaches_the_modules_and_norm_cfg_follows_the_backbone():

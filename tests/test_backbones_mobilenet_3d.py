@@ -1,7 +1,8 @@
 """MobileNetV2TSM_MS, ResNet3d_MS and ResNet3dSlowOnly_MS: where the MS modules
-go, their channels and T, equality with the stock backbones when MS is absent
-or silent, stock checkpoints, and the backbone options (with_cp, norm_eval,
-frozen_stages)."""
+go, their channels and T, and loading 2D and 3D checkpoints through
+``pretrained``. What every MS backbone shares (with_cp, norm_eval,
+frozen_stages, equality with the stock backbone, checkpoints) is in
+tests/test_backbone_contract.py."""
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
 import pytest
 import torch
@@ -9,29 +10,12 @@ import torch.nn as nn
 import torchvision
 from mmaction.models.backbones.mobilenet_v2 import MobileNetV2
 from mmaction.models.backbones.mobilenet_v2_tsm import MobileNetV2TSM
-from mmaction.models.backbones.resnet3d import ResNet3d
 from mmaction.models.backbones.resnet3d_slowonly import ResNet3dSlowOnly
-from mmaction.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ms_plugin.models import MotionSqueeze
 from ms_plugin.models.backbones import MobileNetV2TSM_MS, ResNet3d_MS, ResNet3dSlowOnly_MS
 from ms_plugin.models.backbones.ms_mixin import motion_squeeze_clips
-
-
-def _silence_ms(model: nn.Module) -> None:
-    """Make every MS module add exactly zero: its last BN outputs 0 before the ReLU."""
-    for _, module in model.ms_modules():
-        last_norm = module.transform[-1].pointwise.bn
-        nn.init.zeros_(last_norm.weight)
-        nn.init.zeros_(last_norm.bias)
-
-
-def _ms_keys(model: nn.Module) -> set:
-    """The MS modules' state_dict keys that load_state_dict reports missing."""
-    prefixes = tuple(f'{name}.' for name, _ in model.ms_modules())
-    return {key for key in model.state_dict()
-            if key.startswith(prefixes) and not key.endswith('num_batches_tracked')}
 
 
 def _num_params(module: nn.Module) -> int:
@@ -77,36 +61,6 @@ def test_mobilenet_ms_after_every_stage_gets_that_stages_channels(widen_factor, 
     sum(o.mean() for o in outs).backward()
     no_grad = [name for name, p in model.named_parameters() if p.grad is None]
     assert not no_grad
-
-
-def test_mobilenet_without_ms_is_mobilenetv2tsm():
-    model = _mobilenet(ms_stages=()).eval()
-    stock = MobileNetV2TSM(pretrained2d=False)
-    stock.eval()  # MobileNetV2.train returns None: no chaining
-    stock.load_state_dict(model.state_dict(), strict=True)  # the same keys, both ways
-    model.load_state_dict(stock.state_dict(), strict=True)
-    x = _frames(2)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), stock(x), rtol=0, atol=0)
-
-
-def test_mobilenet_silenced_ms_is_mobilenetv2tsm_and_live_ms_changes_the_output():
-    # Training mode: batch statistics give features of a useful scale (with
-    # fresh running statistics this untrained network outputs ~1e-10).
-    model = _mobilenet().train()
-    stock = MobileNetV2TSM(pretrained2d=False)
-    stock.train()
-    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
-    assert unexpected == [] and set(missing) == _ms_keys(model)
-    x = _frames(2)
-    with torch.no_grad():
-        live = model(x)
-        _silence_ms(model)
-        silent = model(x)
-        reference = stock(x)
-    assert reference.shape == (16, 1280, 2, 2)
-    torch.testing.assert_close(silent, reference)
-    assert (live - reference).abs().max() > 1e-2 * reference.abs().max()
 
 
 def test_mobilenet_stock_checkpoint_loads_with_only_ms_keys_missing(tmp_path):
@@ -155,45 +109,6 @@ def test_mobilenet_pretrained2d_refuses_a_file_of_another_model(tmp_path):
     model = MobileNetV2TSM_MS(pretrained=str(path), pretrained2d=True)
     with pytest.raises(RuntimeError, match='not a MobileNetV2 checkpoint'):
         model.init_weights()
-
-
-def test_mobilenet_with_cp_recomputes_the_ms_module_with_the_same_gradients():
-    x = _frames(1)
-    grads, calls = {}, {}
-    for with_cp in (False, True):
-        model = _mobilenet(with_cp=with_cp).train()
-        calls[with_cp] = 0
-
-        def count(*_, flag=with_cp):
-            calls[flag] += 1
-
-        model.ms_layer3.register_forward_pre_hook(count)
-        model(x.clone().requires_grad_()).sum().backward()
-        grads[with_cp] = model.ms_layer3.reduce.conv.weight.grad.clone()
-    assert calls == {False: 1, True: 2}
-    torch.testing.assert_close(grads[True], grads[False])
-
-
-def test_mobilenet_norm_eval_and_frozen_stages():
-    model = _mobilenet(norm_eval=True).train()
-    assert not any(m.training for m in model.modules() if isinstance(m, _BatchNorm))
-    model = _mobilenet(frozen_stages=3).train()
-    for name in ('conv1', 'layer1', 'layer2', 'layer3'):
-        assert not any(p.requires_grad for p in getattr(model, name).parameters()), name
-    assert all(p.requires_grad for p in model.layer4.parameters())
-    assert all(p.requires_grad for p in model.ms_layer3.parameters())
-    assert all(m.training for m in model.ms_layer3.modules() if isinstance(m, _BatchNorm))
-
-
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(ms_stages=(8, )), 'out of range'),
-    (dict(ms_stages=(2, 2)), 'twice'),
-    (dict(ms_cfg=dict(num_segments=4)), 'num_segments'),
-    (dict(num_segments=1), 'num_segments >= 2'),
-])
-def test_mobilenet_bad_settings_raise_clear_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        MobileNetV2TSM_MS(pretrained=None, **kwargs)
 
 
 # ================================================================ 3D ResNets
@@ -257,40 +172,6 @@ def test_3d_ms_runs_on_each_clips_frames_in_time_order():
     assert out.is_contiguous()
 
 
-@pytest.mark.parametrize('cls, stock_cls, kwargs', [
-    (ResNet3dSlowOnly_MS, ResNet3dSlowOnly, dict()),
-    (ResNet3d_MS, ResNet3d, dict(temporal_strides=(1, 2, 1, 1))),
-])
-def test_3d_without_ms_is_the_stock_backbone(cls, stock_cls, kwargs):
-    model = _resnet3d(cls, ms_stages=(), **kwargs).eval()
-    stock = stock_cls(depth=18, pretrained=None, **kwargs)
-    stock.load_state_dict(model.state_dict(), strict=True)
-    model.load_state_dict(stock.state_dict(), strict=True)
-    stock.eval()
-    x = _clips()
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), stock(x), rtol=0, atol=0)
-
-
-@pytest.mark.parametrize('cls, stock_cls', [(ResNet3dSlowOnly_MS, ResNet3dSlowOnly),
-                                            (ResNet3d_MS, ResNet3d)])
-def test_3d_silenced_ms_is_the_stock_backbone_and_live_ms_changes_it(cls, stock_cls):
-    model = _resnet3d(cls, ms_stages=(0, 1)).eval()
-    stock = stock_cls(depth=18, pretrained=None)
-    stock.init_weights()
-    stock.eval()
-    missing, unexpected = model.load_state_dict(stock.state_dict(), strict=False)
-    assert unexpected == [] and set(missing) == _ms_keys(model)
-    x = _clips()
-    with torch.no_grad():
-        live = model(x)
-        _silence_ms(model)
-        silent = model(x)
-        reference = stock(x)
-    torch.testing.assert_close(silent, reference)
-    assert not torch.allclose(live, reference)
-
-
 def test_3d_stock_checkpoint_loads_with_only_ms_keys_missing(tmp_path):
     stock = ResNet3dSlowOnly(depth=18, pretrained=None)
     torch.manual_seed(5)
@@ -344,34 +225,6 @@ def test_3d_ms_norms_are_2d_versions_of_the_backbones():
     assert isinstance(model.ms_layer2.reduce.bn, nn.BatchNorm2d)
 
 
-def test_3d_with_cp_recomputes_the_ms_module_with_the_same_gradients():
-    x = _clips(1)
-    grads, calls = {}, {}
-    for with_cp in (False, True):
-        model = _resnet3d(with_cp=with_cp).train()
-        calls[with_cp] = 0
-
-        def count(*_, flag=with_cp):
-            calls[flag] += 1
-
-        model.ms_layer2.register_forward_pre_hook(count)
-        model(x.clone().requires_grad_()).sum().backward()
-        grads[with_cp] = model.ms_layer2.reduce.conv.weight.grad.clone()
-    assert calls == {False: 1, True: 2}
-    torch.testing.assert_close(grads[True], grads[False])
-
-
-def test_3d_norm_eval_and_frozen_stages():
-    model = _resnet3d(norm_eval=True).train()
-    assert not any(m.training for m in model.modules() if isinstance(m, _BatchNorm))
-    model = _resnet3d(frozen_stages=2).train()
-    for name in ('conv1', 'layer1', 'layer2'):
-        assert not any(p.requires_grad for p in getattr(model, name).parameters()), name
-    assert all(p.requires_grad for p in model.layer3.parameters())
-    assert all(p.requires_grad for p in model.ms_layer2.parameters())
-    assert all(m.training for m in model.ms_layer2.modules() if isinstance(m, _BatchNorm))
-
-
 def test_3d_too_few_frames_at_a_stage_is_a_clear_error():
     with pytest.raises(ValueError, match=r'T=1 .*T >= 2.*earlier stage or a longer clip'):
         ResNet3d_MS(depth=18, pretrained=None, clip_len=4, temporal_strides=(1, 2, 2, 2),
@@ -382,19 +235,3 @@ def test_3d_clip_of_another_length_is_a_clear_error():
     model = _resnet3d().eval()
     with pytest.raises(ValueError, match='clip_len'):
         model(_clips(t=4))
-
-
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(ms_stages=(4, )), 'out of range'),
-    (dict(ms_stages=(-1, 3)), 'twice'),
-    (dict(ms_cfg=dict(in_channels=8)), 'in_channels'),
-])
-def test_3d_bad_settings_raise_clear_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        ResNet3dSlowOnly_MS(depth=18, pretrained=None, **kwargs)
-
-
-def test_every_ms_backbone_is_registered_under_its_class_name():
-    for name in ('MobileNetV2TSM_MS', 'ResNet3d_MS', 'ResNet3dSlowOnly_MS', 'ResNetTSM_MS',
-                 'TimmTSM_MS'):
-        assert MODELS.get(name).__name__ == name
