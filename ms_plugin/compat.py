@@ -25,14 +25,25 @@ does nothing where the installed package is already correct, and
    ``getattr`` limited to HistoryBuffer's methods. Safe loading stays on for
    everything else.
 """
+import collections
 import importlib.util
 import os.path as osp
 import pickle
 import sys
 import types
+import warnings
 from typing import List
 
+import mmengine
+import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.utils import digit_version
+
+try:  # numpy >= 2
+    from numpy._core import multiarray
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray
 
 __all__ = ['apply_all', 'check_versions', 'patch_missing_drn', 'allow_mmengine_checkpoints',
            'mmengine_checkpoint_safe_globals', 'TORCH_RANGE', 'MMCV_RANGE']
@@ -47,22 +58,6 @@ _DRN_MESSAGE = (
     '`mmaction/models/localizers/drn` (open-mmlab/mmaction2#2714). ms_plugin '
     'registers this stand-in so that `import mmaction.models` works. To use DRN, '
     'install mmaction2 from source (git clone open-mmlab/mmaction2 && pip install -e .).')
-
-
-def _version_tuple(version: str) -> tuple:
-    """``'2.1.2+cu121'`` -> (2, 1, 2); a pre-release (``2.0.0rc4``) sorts before its release."""
-    parts = []
-    pre = 0
-    for piece in version.split('+')[0].split('.')[:3]:
-        digits = ''
-        for ch in piece:
-            if not ch.isdigit():
-                pre = -1  # 'rc', 'a', 'b', 'dev': before the release
-                break
-            digits += ch
-        parts.append(int(digits) if digits else 0)
-    parts += [0] * (3 - len(parts))
-    return tuple(parts) + (pre, )
 
 
 def _range_text(package: str, bounds: tuple) -> str:
@@ -84,21 +79,20 @@ def check_versions(torch_version: str = None, mmcv_version: str = None) -> None:
         ImportError: With the installed version and the supported range.
     """
     torch_version = torch_version or torch.__version__
-    if _version_tuple(torch_version) < _version_tuple(TORCH_RANGE[0]):
+    if digit_version(torch_version) < digit_version(TORCH_RANGE[0]):
         raise ImportError(
             f'ms_plugin needs torch {TORCH_RANGE[0]} or newer (tested: '
             f'{_range_text("torch", TORCH_RANGE)}), but torch {torch_version} is installed; '
             f'install a supported one, e.g. pip install {_range_text("torch", TORCH_RANGE)}.')
-    if _version_tuple(torch_version) >= _version_tuple(TORCH_RANGE[1]):
-        import warnings
+    if digit_version(torch_version) >= digit_version(TORCH_RANGE[1]):
         warnings.warn(f'ms_plugin is tested with {_range_text("torch", TORCH_RANGE)}; torch '
                       f'{torch_version} is newer and untested.', stacklevel=2)
     if mmcv_version is None and importlib.util.find_spec('mmcv') is not None:
-        import mmcv
+        import mmcv  # here: optional (mmcv or mmcv-lite), and checked before mmaction loads it
         mmcv_version = mmcv.__version__
     if mmcv_version is not None and not (
-            _version_tuple(MMCV_RANGE[0]) <= _version_tuple(mmcv_version)
-            < _version_tuple(MMCV_RANGE[1])):
+            digit_version(MMCV_RANGE[0]) <= digit_version(mmcv_version)
+            < digit_version(MMCV_RANGE[1])):
         raise ImportError(
             f'mmaction2 1.2 (and so ms_plugin) needs {_range_text("mmcv", MMCV_RANGE)}, but '
             f'mmcv {mmcv_version} is installed; install mmcv-lite==2.1.0 (CPU, no compiled '
@@ -140,7 +134,8 @@ def patch_missing_drn() -> bool:
     """
     if _DRN_MODULES[1] in sys.modules or not _drn_is_missing():
         return False
-    # Importing the registry is safe: mmaction.registry does not import models.
+    # Imported here, after check_versions: mmaction asserts its mmcv version on
+    # import. The registry is safe to import: it does not import the models.
     from mmaction.registry import MODELS
 
     class DRN(torch.nn.Module):
@@ -164,7 +159,6 @@ def patch_missing_drn() -> bool:
 
 def _history_buffer_getattr(obj, name):
     """``getattr`` for the safe unpickler, limited to HistoryBuffer's public methods."""
-    from mmengine.logging import HistoryBuffer
     if (isinstance(obj, type) and issubclass(obj, HistoryBuffer) and isinstance(name, str)
             and not name.startswith('_') and callable(getattr(obj, name, None))):
         return getattr(obj, name)
@@ -181,15 +175,6 @@ def mmengine_checkpoint_safe_globals() -> List[object]:
     objects backed by numpy arrays, and numpy scalars (loss values, lr);
     parameter schedulers hold ``collections.Counter`` milestones.
     """
-    import collections
-
-    import numpy as np
-    from mmengine.logging import HistoryBuffer
-
-    try:  # numpy >= 2
-        from numpy._core import multiarray
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray
     safe = [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
             collections.Counter, collections.defaultdict,
             # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'min'):
@@ -203,10 +188,9 @@ def mmengine_checkpoint_safe_globals() -> List[object]:
 
 
 def _mmengine_needs_safe_globals() -> bool:
-    import mmengine
-    torch_needs = _version_tuple(torch.__version__) >= _version_tuple('2.6.0')
+    torch_needs = digit_version(torch.__version__) >= digit_version('2.6.0')
     # Fixed upstream after 0.10.7 (open-mmlab/mmengine#1670): load with weights_only=False.
-    mmengine_broken = _version_tuple(mmengine.__version__) <= _version_tuple('0.10.7')
+    mmengine_broken = digit_version(mmengine.__version__) <= digit_version('0.10.7')
     return torch_needs and mmengine_broken and hasattr(torch.serialization, 'add_safe_globals')
 
 

@@ -221,6 +221,22 @@ def test_supported_versions_pass(torch_version, mmcv_version):
     compat.check_versions(torch_version, mmcv_version)
 
 
+@pytest.mark.parametrize('torch_version, mmcv_version, supported', [
+    ('2.1.2+cu121', '2.1.0', True),  # a local build tag is ignored
+    ('2.1.1+cu121', '2.1.0', False),
+    ('2.1.2', '2.0.0rc4', True),  # pre-releases order before their release
+    ('2.1.2', '2.0.0rc3', False),
+    ('2.1.2', '2.1.0.post1', True),
+    ('2.1.2rc1', '2.1.0', False),  # a release candidate of the lowest torch is older than it
+])
+def test_version_strings_compare_as_releases(torch_version, mmcv_version, supported):
+    if supported:
+        compat.check_versions(torch_version, mmcv_version)
+    else:
+        with pytest.raises(ImportError, match='is installed'):
+            compat.check_versions(torch_version, mmcv_version)
+
+
 def test_newer_torch_only_warns():
     with pytest.warns(UserWarning, match='untested'):
         compat.check_versions('2.15.0', '2.1.0')
