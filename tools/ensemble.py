@@ -23,6 +23,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmaction.evaluation.functional import get_weighted_score, softmax, top_k_accuracy
 
 TOPK = (1, 5)
 
@@ -43,7 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, 'detach'):  # torch.Tensor, without importing torch
+    if hasattr(value, 'detach'):  # a torch.Tensor
         value = value.detach().cpu().numpy()
     return np.asarray(value)
 
@@ -62,11 +63,6 @@ def load_dump(path: str) -> Tuple[np.ndarray, np.ndarray]:
     return scores, labels
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def fuse(all_scores: Sequence[np.ndarray], weights: Optional[Sequence[float]] = None,
          apply_softmax: bool = False) -> np.ndarray:
     """Weighted mean of the runs' scores (each soft-maxed first if asked)."""
@@ -76,17 +72,17 @@ def fuse(all_scores: Sequence[np.ndarray], weights: Optional[Sequence[float]] = 
                          'per dump.')
     if sum(weights) <= 0:
         raise SystemExit('error: the weights must sum to a positive number.')
-    fused = sum(w * (softmax(s) if apply_softmax else s) for w, s in zip(weights, all_scores))
-    return fused / sum(weights)
+    runs = [softmax(s) if apply_softmax else s for s in all_scores]
+    return np.stack(get_weighted_score(runs, weights)) / sum(weights)
 
 
-def top_k_accuracy(scores: np.ndarray, labels: np.ndarray,
-                   topk: Sequence[int] = TOPK) -> Dict[int, float]:
-    """Fraction of videos whose label is among the ``k`` highest scores."""
-    # Rank of the true class = number of classes scored strictly higher.
-    true_scores = scores[np.arange(len(labels)), labels][:, None]
-    rank = (scores > true_scores).sum(axis=1)
-    return {k: float((rank < k).mean()) for k in topk}
+def accuracy(scores: np.ndarray, labels: np.ndarray,
+             topk: Sequence[int] = TOPK) -> Dict[int, float]:
+    """``{k: fraction of videos whose label is among the k highest scores}``.
+
+    MMAction2's ``top_k_accuracy``, as its ``AccMetric`` reports it.
+    """
+    return dict(zip(topk, (float(acc) for acc in top_k_accuracy(scores, labels, topk))))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -102,10 +98,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f'(scores {scores.shape} vs {loaded[0][0].shape}, or other labels): dump '
                 'every run on the same test list.')
     for path, (scores, _) in zip(args.dumps, loaded):
-        acc = top_k_accuracy(softmax(scores) if args.apply_softmax else scores, labels)
+        acc = accuracy(softmax(scores) if args.apply_softmax else scores, labels)
         print(f'{path}: ' + ', '.join(f'top{k} {100 * v:.2f}' for k, v in acc.items()))
     fused = fuse([scores for scores, _ in loaded], args.weights, args.apply_softmax)
-    acc = top_k_accuracy(fused, labels)
+    acc = accuracy(fused, labels)
     print(f'ensemble of {len(loaded)} ({len(labels)} videos): '
           + ', '.join(f'top{k} {100 * v:.2f}' for k, v in acc.items()))
     if args.out:
