@@ -1,8 +1,10 @@
 """A stand-in for the authors' MSNet, in their module layout (test-only code).
 
-Written from ``/work/shared/notes/reference.md`` and from reading the authors'
-``resnet_TSM.py``/``models.py`` for facts (names, order of operations); no code
-is taken from them. It exists so that ``tools/convert_official_ckpt.py`` can be
+Written from the paper (Kwon et al., "MotionSqueeze: Neural Motion Feature
+Learning for Video Understanding", ECCV 2020, arXiv 2007.09933) and from reading
+the authors' public code (https://github.com/arunos728/MotionSqueeze, files
+``resnet_TSM.py`` and ``models.py``) for facts (names, order of operations); no
+code is taken from them. It exists so that ``tools/convert_official_ckpt.py`` can be
 tested end to end without the authors' checkpoints or their CUDA correlation
 package: build this model, randomise it, save it the way their training script
 does, convert, and compare logits with the plugin's model.
