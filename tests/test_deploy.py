@@ -16,10 +16,11 @@ import yaml
 from conftest import VENV_BIN, write_clip_frames, write_frame_folder, write_mp4
 from mmengine.logging import MMLogger
 
-from ms_plugin.deployment import (ExportableRecognizer, RandomWeightsWarning, VideoError,
-                                  build_recognizer, dynamo_supported, export_onnx,
-                                  max_relative_error, pipeline_frames, reference_scores,
-                                  views_and_size)
+from ms_plugin.apis import (RandomWeightsWarning, VideoError, build_recognizer, pipeline_frames,
+                            views_and_size)
+from ms_plugin.deployment import (WholeRecognizer, dynamo_supported, export_onnx,
+                                  max_relative_error, reference_scores)
+from ms_plugin.models import motion_squeeze_modules
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_VIDEO_CONFIG = REPO / 'tests' / 'configs' / 'tiny_msnet_video.py'
@@ -40,11 +41,12 @@ def _frames(batch, shape, seed=0):
     return torch.rand((batch, ) + tuple(shape), generator=generator) * 255
 
 
-def _tiny_model(**cfg_options):
+def _tiny_model(correlation_impl=None, **cfg_options):
     """The tiny MSNet with seeded weights; logits scaled so that classes are far apart."""
     torch.manual_seed(0)
     with pytest.warns(RandomWeightsWarning):
-        model, cfg = build_recognizer(str(TINY_VIDEO_CONFIG), cfg_options=cfg_options or None)
+        model, cfg = build_recognizer(str(TINY_VIDEO_CONFIG), cfg_options=cfg_options or None,
+                                      correlation_impl=correlation_impl)
     model.init_weights()
     with torch.no_grad():
         model.cls_head.fc_cls.weight.mul_(50)
@@ -76,7 +78,7 @@ def test_exportable_recognizer_equals_test_step(average_clips, to_rgb, views):
     frames = _frames(3, (4 * views, 3, 32, 32))
     # average_clips=None: pred_score is the [views, C] scores of a sample, [1, C] here.
     expected = reference_scores(model, frames).reshape(3, 3)
-    actual = ExportableRecognizer(model)(frames)
+    actual = WholeRecognizer(model)(frames)
     assert actual.shape == (3, 3)
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
 
@@ -87,13 +89,13 @@ def test_exportable_recognizer_tsn_head_equals_test_step():
     with pytest.warns(RandomWeightsWarning):
         model, _ = build_recognizer(str(REPO / 'configs/synthetic/tsn_r18_synthetic.py'))
     frames = _frames(2, (16, 3, 32, 32))
-    torch.testing.assert_close(ExportableRecognizer(model)(frames),
+    torch.testing.assert_close(WholeRecognizer(model)(frames),
                                reference_scores(model, frames), rtol=1e-5, atol=1e-6)
 
 
 def test_exportable_recognizer_stays_in_eval_mode():
     model, _ = _tiny_model()
-    wrapper = ExportableRecognizer(model)
+    wrapper = WholeRecognizer(model)
     wrapper.train()  # what an exporter does after tracing a module that was training
     assert not any(module.training for module in wrapper.modules())
 
@@ -138,9 +140,9 @@ def _exporter_param(dynamo):
 @pytest.mark.parametrize('dynamo', [_exporter_param(False), _exporter_param(True)])
 def test_onnx_contract_msnet(tmp_path, dynamo):
     pytest.importorskip('onnxruntime')
-    model, _ = _tiny_model()
+    model, _ = _tiny_model(correlation_impl='allpairs')
     path = tmp_path / 'msnet.onnx'
-    used = export_onnx(ExportableRecognizer(model), _frames(2, TINY_SHAPE), str(path),
+    used = export_onnx(WholeRecognizer(model), _frames(2, TINY_SHAPE), str(path),
                        dynamo=dynamo)
     assert used is dynamo
     _check_onnx_file(path, model, TINY_SHAPE)
@@ -150,12 +152,32 @@ def test_onnx_contract_timm(tmp_path):
     pytest.importorskip('onnxruntime')
     torch.manual_seed(0)
     with pytest.warns(RandomWeightsWarning):
-        model, _ = build_recognizer(str(TIMM_CONFIG), cfg_options=TIMM_OPTIONS)
+        model, _ = build_recognizer(str(TIMM_CONFIG), cfg_options=TIMM_OPTIONS,
+                                    correlation_impl='allpairs')
     with torch.no_grad():
         model.cls_head.fc_cls.weight.normal_(0, 0.5)
     path = tmp_path / 'timm.onnx'
-    export_onnx(ExportableRecognizer(model), _frames(2, TIMM_SHAPE), str(path))
+    export_onnx(WholeRecognizer(model), _frames(2, TIMM_SHAPE), str(path))
     _check_onnx_file(path, model, TIMM_SHAPE)
+
+
+def test_correlation_impl_is_chosen_when_the_model_is_built(tmp_path):
+    """The exporter exports the model as built: a training model ('strided') is refused."""
+    strided, _ = _tiny_model()
+    allpairs, _ = _tiny_model(correlation_impl='allpairs')
+    assert strided.backbone.ms_layer2.correlation_impl == 'strided'
+    assert allpairs.backbone.ms_layer2.correlation_impl == 'allpairs'
+    frames = _frames(2, TINY_SHAPE)
+    torch.testing.assert_close(WholeRecognizer(allpairs)(frames), WholeRecognizer(strided)(frames),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="correlation_impl='allpairs'"):
+        export_onnx(WholeRecognizer(strided), frames, str(tmp_path / 'x.onnx'), dynamo=False)
+    assert not (tmp_path / 'x.onnx').exists()
+    # A model without MotionSqueeze modules is not changed by the choice.
+    with pytest.warns(RandomWeightsWarning):
+        tsn, _ = build_recognizer(str(REPO / 'configs/synthetic/tsn_r18_synthetic.py'),
+                                  correlation_impl='allpairs')
+    assert not motion_squeeze_modules(tsn)
 
 
 # ------------------------------------------------------------ tools/deployment/export_onnx.py
@@ -250,9 +272,8 @@ def test_pipeline_frames_reads_video_and_folder_alike(clip):
 
 
 @pytest.mark.parametrize('make,message', [
-    (lambda root: root / 'missing.mp4', 'no such file'),
-    (lambda root: _write(root / 'text.mp4', b'not a video'), 'cannot read this video'),
-    (lambda root: _write(root / 'empty.mp4', b''), 'cannot read this video'),
+    (lambda root: _write(root / 'text.mp4', b'not a video'), 'cannot read video'),
+    (lambda root: _write(root / 'empty.mp4', b''), 'cannot read video'),
     (lambda root: _mkdir(root / 'no_frames'), 'no frames'),
 ])
 def test_inference_tool_rejects_bad_videos(tmp_path, make, message):

@@ -1,16 +1,20 @@
-"""MSNet: the paper's defaults, overrides, training, and predict_motion."""
+"""MSNet: the paper's defaults, overrides, training, and its motion maps in testing."""
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
+from pathlib import Path
+
 import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from ms_plugin.models import motion_squeeze_modules
+from ms_plugin.models import capture_motion, motion_squeeze_modules
 from ms_plugin.models.recognizers import MSNet
 
 R18 = dict(depth=18, num_segments=4)
+BASE_CONFIG = Path(__file__).parents[1] / 'configs' / '_base_' / 'models' / 'msnet_r50.py'
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +62,19 @@ def test_defaults_are_the_papers_msnet_r50_and_cost_one_ms_module():
     assert _num_params(model) - _num_params(tsm) == 70905
 
 
+def test_base_config_is_msnets_defaults_with_imagenet_initialisation():
+    """The defaults live in MSNet; the base config adds only the ImageNet weights."""
+    cfg = Config.fromfile(str(BASE_CONFIG))
+    assert cfg.model.backbone.pretrained == 'torchvision://resnet50'
+    from_config = MODELS.build(cfg.model)
+    default = MODELS.build(dict(type='MSNet'))
+    assert {k: v.shape for k, v in from_config.state_dict().items()} == \
+        {k: v.shape for k, v in default.state_dict().items()}
+    assert repr(from_config) == repr(default)
+    assert from_config.backbone.pretrained == 'torchvision://resnet50'
+    assert default.backbone.pretrained is None
+
+
 def test_overrides_merge_into_the_defaults_and_the_head_follows_the_backbone():
     model = MSNet(backbone=dict(depth=18, num_segments=4, temporal_pool=True),
                   cls_head=dict(num_classes=5))
@@ -94,7 +111,7 @@ def test_train_step_updates_every_parameter_of_the_ms_module():
 
 
 @pytest.mark.parametrize('max_testing_views', [None, 4])
-def test_predict_motion_returns_the_predictions_and_every_views_motion(max_testing_views):
+def test_capture_motion_in_predict_gives_every_views_motion(max_testing_views):
     test_cfg = dict(max_testing_views=max_testing_views) if max_testing_views else None
     model = _model(backbone=R18, cls_head=dict(num_classes=3), test_cfg=test_cfg).eval()
     if max_testing_views:
@@ -104,7 +121,9 @@ def test_predict_motion_returns_the_predictions_and_every_views_motion(max_testi
     data = model.data_preprocessor(_batch(2, 3, 4), False)
     with torch.no_grad():
         expected = model.predict(**data)
-    predictions, motion = model.predict_motion(**data)
+    with torch.no_grad(), capture_motion(model) as chunks:
+        predictions = model.predict(**data)
+    motion = {name: torch.cat(maps) for name, maps in chunks.items()}
 
     assert len(predictions) == 2
     for got, want in zip(predictions, expected):
@@ -114,17 +133,18 @@ def test_predict_motion_returns_the_predictions_and_every_views_motion(max_testi
     assert maps.shape == (2 * 3 * 4, 3, 4, 4)  # B*views*T frames, (dx, dy, conf), res3 grid
     assert maps[:, :2].abs().max() <= 1 and maps[:, 2].min() >= 0 and maps[:, 2].max() <= 1
     # Frame by frame: the maps of one view are those of that view alone.
-    _, alone = model.predict_motion(data['inputs'][1:2, 8:12], data['data_samples'][:1])
-    torch.testing.assert_close(maps[3 * 4 + 8:3 * 4 + 12], alone['backbone.ms_layer2'],
+    with torch.no_grad(), capture_motion(model) as alone:
+        model.predict(data['inputs'][1:2, 8:12], data['data_samples'][:1])
+    torch.testing.assert_close(maps[3 * 4 + 8:3 * 4 + 12], torch.cat(alone['backbone.ms_layer2']),
                                rtol=1e-4, atol=1e-5)
     assert model.backbone.ms_layer2.motion_sink is None  # nothing kept
 
 
-def test_predict_motion_needs_ms_modules():
+def test_capture_motion_needs_ms_modules():
     model = _model(backbone=dict(R18, ms_stages=()), cls_head=dict(num_classes=3)).eval()
-    data = model.data_preprocessor(_batch(1, 1, 4), False)
     with pytest.raises(ValueError, match='no MotionSqueeze module'):
-        model.predict_motion(**data)
+        with capture_motion(model):
+            pass
 
 
 def test_tsm_recognizer_checkpoint_loads_with_only_ms_keys_missing():

@@ -1,5 +1,6 @@
 """tools/analysis/get_flops.py, tools/publish_model.py and tools/ensemble.py on small inputs."""
 import hashlib
+import os
 import importlib.util
 import re
 import subprocess
@@ -15,6 +16,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import init_default_scope
 
 import ms_plugin  # noqa: F401
+from ms_plugin.apis import EntryError
+from ms_plugin.apis.flops import count_flops, flops_input_shape
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
@@ -54,13 +57,12 @@ def test_get_flops_counts_params_and_the_motion_squeeze_module(tmp_path):
 
     # In process, the same config without MS modules is TSM-R18: the difference is
     # exactly what the MS module counts, its correlation included.
-    get_flops = _load_tool('analysis/get_flops.py')
     cfg = Config.fromfile(str(config))
-    msnet = get_flops.analyse(cfg, (1, 4, 3, 64, 64))
+    msnet = count_flops(cfg, (1, 4, 3, 64, 64))
     printed_flops = int(re.search(r'FLOPs: [\d.]+ G\s+\((\d+) multiply-adds\)', out)[1])
     assert printed_flops == msnet['flops']
     cfg.merge_from_dict({'model.backbone.ms_stages': ()})
-    tsm = get_flops.analyse(cfg, (1, 4, 3, 64, 64))
+    tsm = count_flops(cfg, (1, 4, 3, 64, 64))
     ms_name = 'recognizer.backbone.ms_layer2'
     assert tsm['ms_flops'] == {} and msnet['flops'] > tsm['flops']
     assert msnet['flops'] - tsm['flops'] == msnet['ms_flops'][ms_name]
@@ -72,12 +74,11 @@ def test_get_flops_counts_params_and_the_motion_squeeze_module(tmp_path):
 
 
 def test_get_flops_default_shape_follows_num_segments():
-    get_flops = _load_tool('analysis/get_flops.py')
     cfg = Config(dict(model=dict(type='MSNet', backbone=dict(num_segments=16))))
-    assert get_flops.input_shape(cfg, None) == (1, 16, 3, 224, 224)
-    assert get_flops.input_shape(cfg, [112, 112]) == (1, 16, 3, 112, 112)
-    with pytest.raises(SystemExit, match='--shape takes'):
-        get_flops.input_shape(cfg, [3, 224, 224])
+    assert flops_input_shape(cfg, None) == (1, 16, 3, 224, 224)
+    assert flops_input_shape(cfg, [112, 112]) == (1, 16, 3, 112, 112)
+    with pytest.raises(EntryError, match='--shape takes'):
+        flops_input_shape(cfg, [3, 224, 224])
 
 
 # ----------------------------------------------------------------- publish_model
@@ -245,3 +246,63 @@ def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):
     good = tmp_path / 'good.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2))), good)
     assert torch.equal(load_checkpoint_dict(str(good), 'unused')['state_dict']['w'], torch.ones(2))
+
+
+# ----------------------------------------------------------------- one-line entry errors
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder nobody can write into (root ignores modes: then one under a file)."""
+    if os.geteuid() == 0:
+        (tmp_path / 'a_file').write_text('')
+        return tmp_path / 'a_file' / 'out'
+    folder = tmp_path / 'read_only'
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+def _entry_error_cases(tmp_path: Path):
+    """(command line, the path the one line must name) for each tool this layer serves."""
+    config = str(REPO / 'tests' / 'configs' / 'tiny_msnet_video.py')
+    missing = str(tmp_path / 'missing')
+    locked = _unwritable_folder(tmp_path)
+    video = tmp_path / 'clip.mp4'
+    video.write_bytes(b'')
+    return {
+        'get_flops config': (['analysis/get_flops.py', missing + '.py'], missing + '.py'),
+        'visualize input': (['visualize_motion.py', config, missing, '--out',
+                             str(tmp_path / 'm.png')], missing),
+        'visualize checkpoint': (['visualize_motion.py', config, str(video), '--checkpoint',
+                                  missing + '.pth', '--out', str(tmp_path / 'm.png')],
+                                 missing + '.pth'),
+        'visualize out': (['visualize_motion.py', config, str(video), '--out',
+                           str(locked / 'm.png')], str(locked)),
+        'inference video': (['inference.py', missing, config], missing),
+        'inference checkpoint': (['inference.py', str(video), config, missing + '.pth'],
+                                 missing + '.pth'),
+        'export config': (['deployment/export_onnx.py', missing + '.py', '--out',
+                           str(tmp_path / 'm.onnx')], missing + '.py'),
+        'export out': (['deployment/export_onnx.py', config, '--out', str(locked / 'm.onnx')],
+                       str(locked)),
+        'convert source': (['convert_official_ckpt.py', missing + '.tar',
+                            str(tmp_path / 'c.pth')], missing + '.tar'),
+        'publish input': (['publish_model.py', missing + '.pth', str(tmp_path / 'p')],
+                          missing + '.pth'),
+        'synthetic data out': (['data/synthetic_motion.py', str(locked / 'data')], str(locked)),
+    }
+
+
+def test_missing_or_unwritable_paths_stop_each_tool_with_one_line(tmp_path):
+    """Each case: non-zero exit, one line on stderr naming the path, no traceback, fast."""
+    cases = _entry_error_cases(tmp_path)
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    procs = {name: subprocess.Popen([sys.executable, str(TOOLS / argv[0]), *argv[1:]],
+                                    cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for name, (argv, _) in cases.items()}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        path = cases[name][1]
+        lines = err.strip().splitlines()
+        assert proc.returncode != 0, name
+        assert len(lines) == 1 and path in lines[0], (name, err)
+        assert 'Traceback' not in err and 'wrote' not in out, (name, out, err)

@@ -30,13 +30,15 @@ import torch.nn.functional as F
 from matplotlib import colormaps
 from matplotlib.colors import rgb_to_hsv
 from PIL import Image
+from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_frame_folder, write_mp4
+from mmengine.config import Config
 from torchvision.utils import flow_to_image
 
-from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_frame_folder, write_mp4
+from ms_plugin.apis import build_recognizer
+from ms_plugin.apis.motion import clip_motion, motion_modules, render_motion
 from ms_plugin.ops import kernel_soft_argmax, l2_normalize, local_correlation
-from ms_plugin.visualization import (collect_motion, draw_motion_figure, figure_to_array,
-                                     find_motion_modules, motion_animation, motion_figure,
-                                     render_motion, write_images)
+from ms_plugin.visualization import (draw_motion_figure, figure_to_array, motion_animation,
+                                     motion_figure, write_images)
 
 SIZE = 64         # frame side, pixels
 SIDE = 20         # square side, pixels
@@ -205,21 +207,32 @@ def cli_inputs(tmp_path_factory):
                 no_ms=write_config(root / 'tiny_tsm.py', TSM_MODEL))
 
 
+def _build(config) -> torch.nn.Module:
+    model, _ = build_recognizer(str(config), warn_random=False)
+    return model
+
+
+def _main(tool, argv) -> int:
+    """The tool's exit status (0 when main returns)."""
+    try:
+        return tool.main(argv) or 0
+    except SystemExit as exit_info:
+        return exit_info.code if isinstance(exit_info.code, int) else 1
+
+
 def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
-    tool = load_tool('visualize_motion')
-    cfg = tool.Config.fromfile(str(cli_inputs['config']))
     torch.manual_seed(0)
-    model = tool.build_model(cfg, 'cpu').train()
-    (name, module), = find_motion_modules(model).items()
+    model = _build(cli_inputs['config']).train()
+    (name, module), = motion_modules(model).items()
     views = 2 * module.num_segments
     clip = torch.randint(0, 256, (views, 3, 32, 32), dtype=torch.uint8)
-    motion = collect_motion(model, clip)[name]
-    assert motion.shape[:2] == (views, 3)
+    result = clip_motion(model, clip)
+    assert result.module == name and result.max_displacement == module.max_displacement
+    assert result.motion.shape[:2] == (module.num_segments, 3)  # the first view
     assert module.motion_sink is None and model.training  # left as found
     image = render_motion(model, clip)
     expected = motion_figure(clip[:module.num_segments].permute(0, 2, 3, 1).numpy(),
-                             motion[:module.num_segments],
-                             max_displacement=module.max_displacement)
+                             result.motion, max_displacement=module.max_displacement)
     np.testing.assert_array_equal(image, expected)
 
 
@@ -227,42 +240,40 @@ def test_cli_writes_png_from_video_and_gif_from_frames_with_checkpoint(
         cli_inputs, tmp_path, capsys):
     tool = load_tool('visualize_motion')
     png, gif = tmp_path / 'motion.png', tmp_path / 'motion.gif'
-    assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4'),
-                      '--out', str(png)]) == 0
+    assert _main(tool, [str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4'),
+                        '--out', str(png)]) == 0
     assert 'random initialisation' in capsys.readouterr().out
     with Image.open(png) as written:
         width = written.size[0]
-    cfg = tool.Config.fromfile(str(cli_inputs['config']))
-    torch.save(dict(state_dict=tool.build_model(cfg, 'cpu').state_dict()), tmp_path / 'ok.pth')
-    assert tool.main([str(cli_inputs['config']), str(cli_inputs['root'] / 'frames'),
-                      '--checkpoint', str(tmp_path / 'ok.pth'), '--out', str(gif)]) == 0
+    torch.save(dict(state_dict=_build(cli_inputs['config']).state_dict()), tmp_path / 'ok.pth')
+    assert _main(tool, [str(cli_inputs['config']), str(cli_inputs['root'] / 'frames'),
+                        '--checkpoint', str(tmp_path / 'ok.pth'), '--out', str(gif)]) == 0
     assert 'random initialisation' not in capsys.readouterr().out
-    num_segments = cfg.num_segments
+    num_segments = Config.fromfile(str(cli_inputs['config'])).num_segments
     with Image.open(gif) as animation:
         assert animation.n_frames == num_segments - 1
         # Each GIF frame is one pair's column; the PNG has all pairs side by side.
         assert animation.size[0] < width
 
 
-def test_cli_errors_name_the_problem(cli_inputs, tmp_path, capsys):
+def test_cli_errors_name_the_problem(cli_inputs, tmp_path):
     tool = load_tool('visualize_motion')
     config, video = str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4')
     out = str(tmp_path / 'x.png')
 
-    assert tool.main([config, str(cli_inputs['root'] / 'broken.mp4'), '--out', out]) == 2
-    assert 'cannot read video' in capsys.readouterr().err
-    assert tool.main([str(cli_inputs['no_ms']), video, '--out', out]) == 2
-    assert 'no MotionSqueeze module' in capsys.readouterr().err
+    with pytest.raises(SystemExit, match='cannot read video'):
+        tool.main([config, str(cli_inputs['root'] / 'broken.mp4'), '--out', out])
+    with pytest.raises(SystemExit, match='no MotionSqueeze module'):
+        tool.main([str(cli_inputs['no_ms']), video, '--out', out])
 
-    cfg = tool.Config.fromfile(config)
-    state = tool.build_model(cfg, 'cpu').state_dict()
+    state = _build(config).state_dict()
     dropped = 'backbone.ms_layer2.reduce.conv.weight'
     state.pop(dropped)
     state['backbone.extra.weight'] = torch.zeros(1)
     torch.save(dict(state_dict=state), tmp_path / 'wrong.pth')
-    assert tool.main([config, video, '--checkpoint', str(tmp_path / 'wrong.pth'),
-                      '--out', out]) == 2
-    err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([config, video, '--checkpoint', str(tmp_path / 'wrong.pth'), '--out', out])
+    err = str(exit_info.value)
     assert 'missing keys (1)' in err and dropped in err
     assert 'unexpected keys (1)' in err and 'backbone.extra.weight' in err
     assert not Path(out).exists()

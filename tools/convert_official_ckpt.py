@@ -19,7 +19,6 @@ Examples::
     python tools/test.py configs/msnet_r50_sthv1.py msnet_r50_sthv1.pth
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
@@ -27,6 +26,8 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (compat fixes: safe loading of numpy scalars in the source)
+from ms_plugin.apis import (build_recognizer, check_config, check_input, check_output_dir,
+                            exit_on_entry_error, parse_cfg_options)
 from ms_plugin.utils.checkpoint import load_checkpoint_dict
 from ms_plugin.utils.official_ckpt import (DEFAULT_MS_PREFIX, ConversionReport,
                                            convert_reference_state_dict, describe_reference,
@@ -74,18 +75,9 @@ def _plain(value):
 
 
 def build_model_state(config: str, cfg_options: Optional[List[str]]) -> Dict[str, torch.Tensor]:
-    from mmengine.config import Config, DictAction
-    from mmengine.registry import init_default_scope
-
-    from mmaction.registry import MODELS
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        action = DictAction(option_strings=[], dest='cfg_options')
-        namespace = argparse.Namespace()
-        action(None, namespace, cfg_options)
-        cfg.merge_from_dict(namespace.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model = MODELS.build(cfg.model)
+    """The state_dict of ``config``'s model (random weights): its key names and shapes."""
+    model, _ = build_recognizer(config, cfg_options=parse_cfg_options(cfg_options),
+                                warn_random=False)
     return model.state_dict()
 
 
@@ -127,14 +119,18 @@ def convert(src: str, dst: str, config: Optional[str] = None,
             meta[key] = _plain(ckpt[key])
     if config:
         meta['config'] = config
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict=state, meta=meta), dst)
     print(f'wrote {dst} ({len(state)} tensors)')
     return report
 
 
+@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_input(args.src, 'source checkpoint')
+    if args.config:
+        check_config(args.config)
+    check_output_dir(osp.dirname(osp.abspath(args.dst)), 'output folder')
     convert(args.src, args.dst, args.config, args.cfg_options, args.ms_prefix, args.force)
     return 0
 

@@ -21,6 +21,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import DictAction
+from mmengine.logging import MMLogger
+
+import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
+from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
+                            check_config, check_input, config_test_pipeline, exit_on_entry_error,
+                            load_config, pipeline_frames)
+from ms_plugin.deployment import onnx_input_shape, ort_session, reference_scores, run_onnx
+from ms_plugin.utils.checkpoint import CheckpointError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -36,8 +44,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--top-k', type=int, default=5, help='classes to print. Defaults to 5')
     parser.add_argument('--threads', type=int, default=None,
                         help='ONNX Runtime intra-op threads (default: its own choice)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
     return parser.parse_args(argv)
 
 
@@ -59,31 +66,21 @@ def top_k(scores: np.ndarray, k: int) -> List[Tuple[int, float]]:
 
 def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional[dict],
                    video: str) -> np.ndarray:
-    from ms_plugin.deployment import (build_recognizer, config_test_pipeline, pipeline_frames,
-                                      reference_scores)
     with warnings.catch_warnings():
         warnings.simplefilter('always')
-        model, cfg = build_recognizer(config, checkpoint, cfg_options)
+        model, cfg = build_recognizer(config, checkpoint, cfg_options=cfg_options)
     frames = pipeline_frames(video, config_test_pipeline(cfg))
     return reference_scores(model, frames[None])[0].numpy()
 
 
 def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video: str,
                 threads: Optional[int]) -> np.ndarray:
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    # (importing ms_plugin registers the plugin and applies the compat fixes)
-    from ms_plugin.deployment import (config_test_pipeline, onnx_input_shape, ort_session,
-                                      pipeline_frames, run_onnx)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(config, cfg_options)
     try:
         session = ort_session(onnx_file, threads)
     except Exception as err:  # onnxruntime raises its own error types
         raise SystemExit(f'error: cannot load {onnx_file} in ONNX Runtime: {err}') from err
+    # [V*T, 3, H, W] -> [1, V*T, 3, H, W]
     frames = pipeline_frames(video, config_test_pipeline(cfg))[None].numpy()
     expected = onnx_input_shape(session)
     fixed = [(axis, size) for axis, size in enumerate(expected) if isinstance(size, int)]
@@ -94,14 +91,17 @@ def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video:
     return run_onnx(session, frames)[0]
 
 
+@exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from mmengine.logging import MMLogger
-
-    from ms_plugin.deployment import VideoError
+    check_config(args.config)
+    check_input(args.video, 'video', folder_ok=True)
+    check_input(args.checkpoint, 'checkpoint')
+    check_input(args.onnx, 'ONNX file')
+    check_input(args.label_map, 'label map')
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.top_k < 1:
-        raise SystemExit('error: --top-k must be at least 1')
+        raise EntryError('--top-k must be at least 1')
     names = read_label_map(args.label_map) if args.label_map else None
     try:
         if args.onnx:
@@ -112,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  args.threads)
         else:
             scores = pytorch_scores(args.config, args.checkpoint, args.cfg_options, args.video)
-    except VideoError as err:
+    except (VideoError, CheckpointError) as err:
         raise SystemExit(f'error: {err}') from err
     except ValueError as err:  # a checkpoint that does not fit the config
         raise SystemExit(f'error: {err}') from err

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (safe loading of MMEngine checkpoints on torch>=2.6)
+from ms_plugin.apis import check_input, check_output_dir, exit_on_entry_error
 from ms_plugin.utils.checkpoint import load_checkpoint_dict
 
 # meta entries worth publishing; everything else in meta is training state or private.
@@ -93,8 +94,11 @@ def publish(in_file: str, out_file: str) -> str:
     return final
 
 
+@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_input(args.in_file, 'checkpoint')
+    check_output_dir(osp.dirname(osp.abspath(args.out_file)), 'output folder')
     publish(args.in_file, args.out_file)
     return 0
 

@@ -4,11 +4,22 @@
 * :mod:`.launch`: distributed launches, on CUDA or on the CPU (gloo);
 * :mod:`.runner`: merging command-line choices into a config, checking the
   checkpoint a run starts from, running ``Runner.train()`` / ``Runner.test()``
-  and tearing the process group down.
+  and tearing the process group down;
+* :mod:`.model`: a config's recognizer, a checkpoint loaded strictly;
+* :mod:`.clip`: a video file or a folder of frames as a test clip;
+* :mod:`.flops`: FLOPs and parameters of a config's model;
+* :mod:`.export`: the ONNX export of a config's recognizer and its check.
+
+Imported by their module path, because they load matplotlib or tqdm:
+:mod:`.motion` (a model's motion maps of one clip, and their figure) and
+:mod:`.progress` (a progress-bar hook).
 """
 from .cli import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, EntryError, check_config,
                   check_input, check_output_dir, exit_on_entry_error)
+from .clip import (Clip, VideoError, config_test_dataset, config_test_pipeline, load_clip,
+                   one_view_pipeline, pipeline_frames, read_frame_folder, views_and_size)
 from .launch import setup_cpu_distributed
+from .model import RandomWeightsWarning, build_recognizer, load_config, parse_cfg_options
 from .runner import (build_runner, choose_resume_checkpoint, default_work_dir,
                      merge_test_args, merge_train_args, report_checkpoint_mismatch,
                      run_and_tear_down)
@@ -17,5 +28,8 @@ __all__ = [
     'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
     'check_input', 'check_output_dir', 'exit_on_entry_error', 'setup_cpu_distributed',
     'build_runner', 'choose_resume_checkpoint', 'default_work_dir', 'merge_test_args',
-    'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down'
+    'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down', 'Clip',
+    'VideoError', 'config_test_dataset', 'config_test_pipeline', 'load_clip',
+    'one_view_pipeline', 'pipeline_frames', 'read_frame_folder', 'views_and_size',
+    'RandomWeightsWarning', 'build_recognizer', 'load_config', 'parse_cfg_options'
 ]

@@ -1,20 +1,14 @@
-"""Deployment: a recognizer as ``frames -> scores``, its ONNX export and check,
-and a config's test pipeline on a video file or a folder of frames.
+"""Deployment: a recognizer as one ``frames -> scores`` module, its ONNX export and check.
 
-See ``docs/deploy.md``, ``tools/deployment/export_onnx.py`` and
-``tools/inference.py``.
+Building a recognizer from a config and reading a video into a test clip are
+in :mod:`ms_plugin.apis`; see ``docs/deploy.md``,
+``tools/deployment/export_onnx.py`` and ``tools/inference.py``.
 """
-from .build import RandomWeightsWarning, build_recognizer
 from .onnx_export import (dynamo_supported, export_onnx, max_relative_error, onnx_input_shape,
                           ort_session, run_onnx)
-from ..utils.checkpoint import load_weights
-from .recognizer import (ExportableRecognizer, config_test_dataset, config_test_pipeline,
-                         reference_scores, views_and_size)
-from .video import VideoError, pipeline_frames, read_frame_folder
+from .recognizer import WholeRecognizer, reference_scores
 
 __all__ = [
-    'ExportableRecognizer', 'RandomWeightsWarning', 'VideoError', 'build_recognizer',
-    'dynamo_supported', 'export_onnx', 'load_weights', 'max_relative_error',
-    'onnx_input_shape', 'ort_session', 'pipeline_frames', 'read_frame_folder', 'run_onnx',
-    'config_test_dataset', 'config_test_pipeline', 'reference_scores', 'views_and_size'
+    'WholeRecognizer', 'dynamo_supported', 'export_onnx', 'max_relative_error',
+    'onnx_input_shape', 'ort_session', 'reference_scores', 'run_onnx'
 ]

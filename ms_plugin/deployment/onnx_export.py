@@ -1,16 +1,26 @@
 """ONNX export of a tensor-in, tensor-out module and its check in ONNX Runtime.
 
-``onnx`` and ``onnxruntime`` (the ``[deploy]`` extra) are imported only by
-the functions that need them, so that importing this module never fails.
+``onnxruntime`` and ``onnxscript`` (the ``[deploy]`` extra) are optional: this
+module imports without them, and the functions that need them say so.
 """
-import contextlib
+import importlib.util
 import inspect
 import os
-from typing import Iterator, Optional, Sequence
+import warnings
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from ..models import motion_squeeze_modules
+
+try:
+    import onnxruntime
+except ImportError:  # the [deploy] extra is not installed
+    onnxruntime = None
+# The dynamo exporter imports onnxscript itself (a second to import: not done here).
+HAS_ONNXSCRIPT = importlib.util.find_spec('onnxscript') is not None
 
 __all__ = ['dynamo_supported', 'export_onnx', 'onnx_input_shape', 'ort_session', 'run_onnx',
            'max_relative_error']
@@ -20,18 +30,14 @@ OUTPUT_NAME = 'scores'
 # The largest opset that the TorchScript exporter of torch 2.1 writes; the
 # dynamo exporter picks its own.
 TORCHSCRIPT_OPSET = 17
+# Correlations (MotionSqueeze's correlation_impl) that the TorchScript exporter writes.
+TORCHSCRIPT_CORRELATION_IMPLS = ('allpairs', )
 
 
 def dynamo_supported() -> bool:
     """Whether ``torch.onnx.export`` has the ``dynamo`` option (torch >= 2.5)
     and its dependency ``onnxscript`` is installed."""
-    if 'dynamo' not in inspect.signature(torch.onnx.export).parameters:
-        return False
-    try:
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return HAS_ONNXSCRIPT and 'dynamo' in inspect.signature(torch.onnx.export).parameters
 
 
 def export_onnx(module: nn.Module,
@@ -42,15 +48,17 @@ def export_onnx(module: nn.Module,
                 dynamic_batch: bool = True,
                 opset: Optional[int] = None,
                 input_name: str = INPUT_NAME,
-                output_name: str = OUTPUT_NAME,
-                correlation_impl: str = 'allpairs') -> bool:
+                output_name: str = OUTPUT_NAME) -> bool:
     """Export ``module(example)`` to one ONNX file, the batch dimension dynamic.
 
-    Every MotionSqueeze module of ``module`` is exported with
-    ``correlation_impl`` (by default ``'allpairs'``: a matrix product and a
-    gather, which both exporters take; the default ``'strided'`` of training
-    reads strided views that the TorchScript exporter cannot write) and set
-    back afterwards. Both give the same values (``tests/test_ops.py``).
+    The module is exported as it is. Its MotionSqueeze modules must have been
+    built with ``correlation_impl='allpairs'`` (a matrix product and a gather,
+    which both exporters take) unless the dynamo exporter is asked for: the
+    ``'strided'`` default of training reads strided views that the
+    TorchScript exporter cannot write. Both give the same values
+    (``tests/test_ops.py``); build the model with
+    ``ms_plugin.apis.build_recognizer(..., correlation_impl='allpairs')`` or
+    the backbone's ``ms_cfg=dict(correlation_impl='allpairs')``.
 
     Args:
         module (nn.Module): The module, in eval mode; one tensor in, one out.
@@ -66,29 +74,31 @@ def export_onnx(module: nn.Module,
             TorchScript exporter, the dynamo exporter's own default).
         input_name (str): The graph input's name. Defaults to ``'frames'``.
         output_name (str): The graph output's name. Defaults to ``'scores'``.
-        correlation_impl (str): See above. Defaults to ``'allpairs'``.
 
     Returns:
         bool: Whether the dynamo exporter wrote the file.
+
+    Raises:
+        ValueError: If a MotionSqueeze module's correlation cannot be written
+            by the TorchScript exporter (and ``dynamo`` is not True).
     """
-    with correlation_impl_of(module, correlation_impl):
-        return _export_with_fallback(module, example, path, dynamo, dynamic_batch, opset,
-                                     input_name, output_name)
+    if not dynamo:
+        _check_correlation_impl(module)
+    return _export_with_fallback(module, example, path, dynamo, dynamic_batch, opset,
+                                 input_name, output_name)
 
 
-@contextlib.contextmanager
-def correlation_impl_of(module: nn.Module, impl: str) -> Iterator[None]:
-    """Run every MotionSqueeze module of ``module`` with ``impl`` inside the block."""
-    from ms_plugin.models import motion_squeeze_modules
-    modules = list(motion_squeeze_modules(module).values())
-    before = [m.correlation_impl for m in modules]
-    for m in modules:
-        m.correlation_impl = impl
-    try:
-        yield
-    finally:
-        for m, impl_before in zip(modules, before):
-            m.correlation_impl = impl_before
+def _check_correlation_impl(module: nn.Module) -> None:
+    """Refuse MotionSqueeze modules whose correlation the TorchScript exporter cannot write."""
+    others = {name or type(module).__name__: ms.correlation_impl
+              for name, ms in motion_squeeze_modules(module).items()
+              if ms.correlation_impl not in TORCHSCRIPT_CORRELATION_IMPLS}
+    if others:
+        raise ValueError(
+            f'MotionSqueeze modules {others} use a correlation the TorchScript ONNX exporter '
+            f'cannot write; build the model for export with correlation_impl='
+            f'{TORCHSCRIPT_CORRELATION_IMPLS[0]!r} (ms_plugin.apis.build_recognizer(..., '
+            f"correlation_impl='allpairs') or the backbone's ms_cfg), or pass dynamo=True.")
 
 
 def _export_with_fallback(module: nn.Module, example: torch.Tensor, path: str,
@@ -101,7 +111,6 @@ def _export_with_fallback(module: nn.Module, example: torch.Tensor, path: str,
         except Exception as err:  # the TorchScript exporter raises many types
             if not dynamo_supported():
                 raise
-            import warnings
             warnings.warn(f'The TorchScript ONNX exporter failed ({type(err).__name__}: '
                           f'{str(err).splitlines()[0] if str(err) else ""}); using the dynamo '
                           'exporter.')
@@ -137,13 +146,20 @@ def _export(module: nn.Module, example: torch.Tensor, path: str, dynamo: bool,
 
 
 def ort_session(path: str, threads: Optional[int] = None):
-    """An ONNX Runtime CPU session of ``path`` (``threads`` intra-op threads)."""
-    import onnxruntime as ort
-    options = ort.SessionOptions()
+    """An ONNX Runtime CPU session of ``path`` (``threads`` intra-op threads).
+
+    Raises:
+        ImportError: If onnxruntime is not installed.
+    """
+    if onnxruntime is None:
+        raise ImportError('ONNX Runtime is not installed: pip install onnxruntime '
+                          '(or the plugin\'s [deploy] extra).')
+    options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return ort.InferenceSession(path, sess_options=options, providers=['CPUExecutionProvider'])
+    return onnxruntime.InferenceSession(path, sess_options=options,
+                                        providers=['CPUExecutionProvider'])
 
 
 def onnx_input_shape(session) -> Sequence[object]:

@@ -34,14 +34,14 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from ..models.naming import SHIFT_WRAPPER, without_shift_wrapper
+
 __all__ = ['ConversionReport', 'convert_reference_state_dict', 'reconcile_with_model',
            'describe_reference', 'strip_wrappers', 'iter_model_prefixes', 'DEFAULT_MS_PREFIX']
 
 DEFAULT_MS_PREFIX = 'backbone.ms_layer2'
 # The wrappers the reference training script puts around the ResNet.
 _WRAPPER_PREFIXES = ('module.', 'base_model.')
-# mmaction's TemporalShift wraps ``conv1.conv`` of each block; its child is ``net``.
-_SHIFT_WRAPPER = '.net'
 _UNUSED = {
     re.compile(r'^bn2\.'): 'the reference ResNet holds a BatchNorm2d(128) `bn2` that its '
                            'forward never uses',
@@ -139,7 +139,7 @@ def _add_missing_bn_counters(out: 'OrderedDict[str, torch.Tensor]',
 def convert_reference_state_dict(
         state_dict: Mapping[str, torch.Tensor],
         ms_prefix: str = DEFAULT_MS_PREFIX,
-        shift_wrapper: str = _SHIFT_WRAPPER,
+        shift_wrapper: str = SHIFT_WRAPPER,
 ) -> Tuple['OrderedDict[str, torch.Tensor]', ConversionReport]:
     """Rename (and reshape) a reference state dict for the plugin's MSNet.
 
@@ -182,11 +182,6 @@ def convert_reference_state_dict(
     return out, report
 
 
-def _canonical(key: str) -> str:
-    """A model key without wrapper segments, to match names across shift settings."""
-    return key.replace(_SHIFT_WRAPPER + '.', '.')
-
-
 def reconcile_with_model(converted: Mapping[str, torch.Tensor],
                          model_state: Mapping[str, torch.Tensor],
                          report: Optional[ConversionReport] = None
@@ -212,12 +207,12 @@ def reconcile_with_model(converted: Mapping[str, torch.Tensor],
     report = report if report is not None else ConversionReport()
     by_canonical: Dict[str, List[str]] = {}
     for key in model_state:
-        by_canonical.setdefault(_canonical(key), []).append(key)
+        by_canonical.setdefault(without_shift_wrapper(key), []).append(key)
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     for key, value in converted.items():
         target = key
         if key not in model_state:
-            candidates = by_canonical.get(_canonical(key), [])
+            candidates = by_canonical.get(without_shift_wrapper(key), [])
             if len(candidates) == 1:
                 target = candidates[0]
                 report.renamed[key] = target

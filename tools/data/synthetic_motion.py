@@ -11,14 +11,11 @@ Examples::
         --radius 0.25 0.35 --speed 0.2 0.28 --layouts videos
 """
 import argparse
-import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from ms_plugin.datasets.synthetic_motion import (  # noqa: E402
-    CLASS_SETS, CLASSES, MotionSpec, write_dataset)
+from ms_plugin.apis.cli import check_output_dir, exit_on_entry_error
+from ms_plugin.datasets.synthetic_motion import CLASS_SETS, CLASSES, MotionSpec, write_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,8 +68,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@exit_on_entry_error
 def main(argv=None) -> None:
     args = parse_args(argv)
+    check_output_dir(args.out_dir)
     classes = tuple(args.classes) if args.classes else CLASS_SETS[args.class_set]
     bad = [c for c in classes if c not in CLASSES]
     if bad:

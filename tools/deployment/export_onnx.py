@@ -20,13 +20,20 @@ Examples::
 """
 import argparse
 import logging
+import os.path as osp
 import sys
-import time
 import warnings
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import DictAction
+from mmengine.logging import MMLogger
+
+import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
+from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, check_config, check_input,
+                            check_output_dir, exit_on_entry_error)
+from ms_plugin.apis.export import export_recognizer, onnx_errors
+from ms_plugin.utils.checkpoint import CheckpointError
 
 DEFAULT_TOLERANCE = 1e-4
 
@@ -56,59 +63,36 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='ONNX Runtime intra-op threads (default: its own choice)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random frames')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
     return parser.parse_args(argv)
 
 
-def sample_shape(cfg, shape: Optional[List[int]]) -> Tuple[int, int, int]:
-    """(V*T, H, W) of one sample: ``--shape``, else what the test pipeline makes."""
-    from ms_plugin.deployment import config_test_pipeline, views_and_size
-    if shape:
-        return tuple(shape)
-    frames, size = views_and_size(config_test_pipeline(cfg))
-    if size is None:
-        raise SystemExit('error: the test pipeline has no fixed-size crop, so the frame size '
-                         'depends on the video; give it with --shape FRAMES HEIGHT WIDTH.')
-    return (frames, ) + tuple(size)
-
-
+@exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from mmengine.logging import MMLogger
-
-    from ms_plugin.deployment import (ExportableRecognizer, build_recognizer, export_onnx,
-                                      max_relative_error, ort_session, reference_scores, run_onnx)
+    check_config(args.config)
+    check_input(args.checkpoint, 'checkpoint')
+    check_output_dir(osp.dirname(osp.abspath(args.out)), '--out folder')
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter('always')  # the random-weights warning is shown every time
         try:
-            model, cfg = build_recognizer(args.config, args.checkpoint, args.cfg_options)
+            result = export_recognizer(args.config, args.checkpoint, args.out,
+                                       shape=args.shape, cfg_options=args.cfg_options,
+                                       dynamo=args.dynamo, opset=args.opset, seed=args.seed)
+        except CheckpointError as err:
+            raise EntryError(f'cannot load {err}') from err
         except ValueError as err:
             raise SystemExit(f'error: {err}') from err
-    frames, height, width = sample_shape(cfg, args.shape)
-    wrapper = ExportableRecognizer(model)
-    generator = torch.Generator().manual_seed(args.seed)
-
-    def random_frames(batch: int) -> torch.Tensor:
-        return torch.rand((batch, frames, 3, height, width), generator=generator) * 255
-
-    # An example batch of 2: an exporter can specialise a dimension of size 1.
-    start = time.perf_counter()
-    used_dynamo = export_onnx(wrapper, random_frames(2), args.out, dynamo=args.dynamo,
-                              opset=args.opset)
-    print(f'wrote {args.out} ({"dynamo" if used_dynamo else "TorchScript"} exporter, '
-          f'torch {torch.__version__}, {time.perf_counter() - start:.1f} s): input frames '
+    frames, height, width = result.shape
+    print(f'wrote {args.out} ({"dynamo" if result.dynamo else "TorchScript"} exporter, '
+          f'torch {torch.__version__}, {result.seconds:.1f} s): input frames '
           f'[N, {frames}, 3, {height}, {width}], output scores [N, num_classes]')
-
-    session = ort_session(args.out, args.threads)
-    worst = 0.0
-    for batch in args.check_batches:
-        inputs = random_frames(batch)
-        expected = reference_scores(model, inputs).numpy()
-        error = max_relative_error(run_onnx(session, inputs.numpy()), expected)
-        worst = max(worst, error)
+    errors = onnx_errors(result.model, args.out, result.shape, args.check_batches, args.threads,
+                         args.seed)
+    for batch, error in errors.items():
         print(f'ONNX Runtime vs PyTorch test_step, N={batch}: max relative error {error:.2e}')
+    worst = max(errors.values())
     if worst > args.tolerance:
         print(f'error: the ONNX file differs from PyTorch by {worst:.2e} > {args.tolerance:.0e}',
               file=sys.stderr)

@@ -1,13 +1,16 @@
-"""``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50."""
-import copy
-from typing import Dict, Tuple
+"""``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50.
 
-import torch
+The defaults live here only: ``configs/_base_/models/msnet_r50.py`` states
+``type='MSNet'`` and what differs from them (the ImageNet initialisation).
+"""
+import copy
+from typing import Dict
+
 from mmaction.models.recognizers.recognizer2d import Recognizer2D
 from mmaction.registry import MODELS
-from mmaction.utils import OptConfigType, SampleList
+from mmaction.utils import OptConfigType
 
-from ..motion_squeeze import capture_motion
+from ..naming import type_name
 
 __all__ = ['MSNet']
 
@@ -44,18 +47,13 @@ DEFAULT_PREPROCESSOR = dict(
 _SYNCED_HEAD_ARGS = ('num_segments', 'temporal_pool')
 
 
-def _type_name(cfg: Dict) -> object:
-    kind = cfg.get('type')
-    return kind.split('.')[-1] if isinstance(kind, str) else kind
-
-
 def _merge_defaults(defaults: Dict, given: OptConfigType) -> Dict:
     """``defaults`` updated (recursively) by ``given``; a ``given`` of another
     ``type`` replaces the defaults instead of being merged into them."""
     if given is None:
         return copy.deepcopy(defaults)
     given = dict(given)
-    if 'type' in given and _type_name(given) != _type_name(defaults):
+    if 'type' in given and type_name(given) != type_name(defaults):
         return given
     merged = copy.deepcopy(defaults)
     for key, value in given.items():
@@ -116,7 +114,7 @@ class MSNet(Recognizer2D):
                     f'MSNet cannot tell the output channels of a {type(self.backbone).__name__} '
                     'backbone; set cls_head.in_channels.')
             head['in_channels'] = feat_dim
-        if _type_name(head) != 'TSMHead':
+        if type_name(head) != 'TSMHead':
             return head
         for key in _SYNCED_HEAD_ARGS:
             value = getattr(self.backbone, key, None)
@@ -130,23 +128,3 @@ class MSNet(Recognizer2D):
                     'the frames of a clip and needs the same value. Set it on the backbone '
                     'only; MSNet copies it to the head.')
         return head
-
-    def predict_motion(self, inputs: torch.Tensor, data_samples: SampleList
-                       ) -> Tuple[SampleList, Dict[str, torch.Tensor]]:
-        """Predict, and hand back the motion maps of every MS module.
-
-        Args:
-            inputs (Tensor): ``[B, views*T, 3, H, W]``, as :meth:`predict`
-                takes them (i.e. after ``data_preprocessor``).
-            data_samples (list[ActionDataSample]): The batch's data samples.
-
-        Returns:
-            tuple: The predictions (as :meth:`predict`), and a dict from
-            module name to its motion map ``[B*views*T, 3, H', W']``
-            (dx, dy, confidence) on the CPU, in the order of the frames of
-            ``inputs`` (see :func:`~ms_plugin.models.capture_motion`). Runs
-            without gradients.
-        """
-        with torch.no_grad(), capture_motion(self) as motion:
-            predictions = self.predict(inputs, data_samples)
-        return predictions, {name: torch.cat(maps).cpu() for name, maps in motion.items()}
