@@ -1,5 +1,12 @@
-"""Backbones registered in ``mmaction.registry.MODELS``: MMAction2's (and
-timm's) backbones with MotionSqueeze modules, all through ``MotionSqueezeMixin``."""
+"""Backbones with MotionSqueeze modules, registered in ``mmaction.registry.MODELS``.
+
+- ``ms_mixin``: the one mechanism: a family declares its stages, the mixin
+  builds, names (``ms_<stage name>``) and runs (forward hooks) the MS modules;
+- ``resnet_tsm_ms``, ``mobilenet_v2_tsm_ms``, ``resnet3d_ms``: MMAction2's
+  TSM ResNet, TSM MobileNetV2 and 3D ResNets with MS modules;
+- ``timm_tsm_ms``: any timm CNN as a TSM backbone with MS modules, with
+  ``timm_shift`` adding the temporal shift to its blocks.
+"""
 from .mobilenet_v2_tsm_ms import MobileNetV2TSM_MS  # noqa: F401
 from .resnet3d_ms import ResNet3d_MS, ResNet3dSlowOnly_MS  # noqa: F401
 from .resnet_tsm_ms import ResNetTSM_MS  # noqa: F401
