@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, TEST_CONFIGS, subprocess_env, write_tiny_dataset
+from conftest import REPO_ROOT, TEST_CONFIGS, load_tool, subprocess_env, write_tiny_dataset
 from mmengine.config import Config
 
 from ms_plugin.datasets.check_files import check_datasets, video_problems
@@ -92,6 +92,18 @@ def _run(config: Path, data_root: Path, *args: str) -> subprocess.CompletedProce
                           stderr=subprocess.PIPE, text=True, timeout=300)
 
 
+def _main(config: Path, data_root: Path, monkeypatch, capfd, *args: str) -> tuple:
+    """The tool's ``main`` in this process: (exit status, stdout, stderr)."""
+    monkeypatch.setenv('MS_TINY_DATA', str(data_root))
+    monkeypatch.setattr(sys, 'argv', [TOOL])
+    try:
+        status = load_tool('data/check_dataset').main([str(config), *args])
+    except SystemExit as err:
+        status = err.code
+    out, err = capfd.readouterr()
+    return status, out, err
+
+
 def _problems(config: Path, data_root: Path, monkeypatch, **kwargs) -> list:
     monkeypatch.setenv('MS_TINY_DATA', str(data_root))
     cfg = Config.fromfile(str(config))
@@ -110,11 +122,13 @@ def test_the_good_dataset_passes_as_documented(good_root):
     assert 'Traceback' not in proc.stderr
 
 
-def test_the_broken_dataset_lists_each_problem_with_file_and_line(broken_root):
-    proc = _run(VIDEO_CFG, broken_root, '--split', 'train', '--decode')
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+def test_the_broken_dataset_lists_each_problem_with_file_and_line(broken_root, monkeypatch,
+                                                                  capfd):
+    status, stdout, stderr = _main(VIDEO_CFG, broken_root, monkeypatch, capfd, '--split',
+                                   'train', '--decode')
+    assert status == 1, stdout + stderr
     ann, videos = broken_root / 'train_videos.txt', broken_root / 'videos'
-    out = proc.stdout.splitlines()
+    out = stdout.splitlines()
     assert out[-7] == f'6 problem(s) in the datasets of {VIDEO_CFG}:'
     expected = {
         2: (videos / 'clip_1.mp4', 'label 5: not within num_classes 3'),
@@ -127,7 +141,7 @@ def test_the_broken_dataset_lists_each_problem_with_file_and_line(broken_root):
     for line, (path, words) in expected.items():
         assert any(o.startswith(f'  train: {ann}:{line}: {path}: {words}') for o in out), (
             line, out)
-    assert 'Traceback' not in proc.stderr and '[mpeg4 @' not in proc.stderr
+    assert 'Traceback' not in stderr and '[mpeg4 @' not in stderr
 
 
 def test_damage_inside_an_openable_video_needs_decode(broken_root):
@@ -170,8 +184,8 @@ def test_a_missing_annotation_file_is_a_problem(good_root, tmp_path, monkeypatch
     assert problems == [('val', f'{missing}: the annotation file does not exist')]
 
 
-def test_a_missing_config_is_one_line(good_root):
-    proc = _run(Path('configs/no_such_config.py'), good_root)
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == ('check_dataset.py: error: config '
-                                   'configs/no_such_config.py does not exist.')
+def test_a_missing_config_is_one_line(good_root, monkeypatch, capfd):
+    status, _, stderr = _main(Path('configs/no_such_config.py'), good_root, monkeypatch, capfd)
+    assert status == 2
+    assert stderr == ('check_dataset.py: error: config configs/no_such_config.py does not '
+                      'exist.\n')

@@ -54,6 +54,8 @@ def test_the_stock_config_swaps_are_the_only_configs_left_out():
                    if "'mmaction::" in path.read_text())
     assert swaps == ['msnet_mobilenetv2_sthv2.py', 'msnet_slowonly_r50_k400.py']
     assert len(OWN_CONFIGS) >= 10
+
+
 READERS = ('DecordInit', 'DecordDecode', 'RawFrameDecode')
 
 

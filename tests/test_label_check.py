@@ -129,8 +129,8 @@ def test_the_check_reads_only_the_annotations(tmp_path):
     start = time.perf_counter()
     check_labels(dataset, 174)
     assert time.perf_counter() - start < 5
-    with pytest.raises(DatasetCheckError, match=rf'label 173 on line 174 of {ann} '
-                                                r'\(113 more line\(s\) too\) .* \(at least 174\)$'):
+    with pytest.raises(DatasetCheckError, match=rf'label 173 on line 174 of {ann} \(113 more '
+                                                r'line\(s\) too\) .* \(at least 174\)$'):
         check_labels(dataset, 173)
 
 
@@ -149,7 +149,7 @@ def test_synthetic_data_with_more_classes_names_the_class_set(tmp_path, monkeypa
         runner.train()
     message = str(info.value)
     assert 'model.cls_head.num_classes=5' in message and '\n' not in message
-    assert message.endswith(f'; this is tools/data/synthetic_motion.py data with 10 classes '
+    assert message.endswith('; this is tools/data/synthetic_motion.py data with 10 classes '
                             '(its meta.json), the config has 5: write it again with '
                             '--class-set translation')
 

@@ -209,7 +209,8 @@ def check_split(dataset_cfg: dict, split: str, num_classes: Optional[int],
     for key, leaf in leaf_datasets(dataset, f'{split}_dataloader.dataset'):
         infos = sample_infos(leaf)
         if progress is not None:
-            infos = progress(infos, total=len(leaf), desc=f'{split}: {osp.basename(leaf.ann_file)}')
+            infos = progress(infos, total=len(leaf),
+                             desc=f'{split}: {osp.basename(leaf.ann_file)}')
         for line, info in infos:
             report.num_samples += 1
             label = info.get('label')
@@ -250,7 +251,7 @@ def check_datasets(cfg, splits: Sequence[str] = ('train', 'val', 'test'), decode
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    num_classes = cfg.get('model', {}).get('cls_head', {}).get('num_classes')
+    num_classes = ((cfg.get('model') or {}).get('cls_head') or {}).get('num_classes')
     seen: Dict[tuple, List[str]] = {}
     return [check_split(cfg[f'{split}_dataloader'].dataset, split, num_classes, decode,
                         progress, seen)
