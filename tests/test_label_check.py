@@ -86,7 +86,7 @@ def test_the_flip_map_message_names_the_step_and_the_fix(monkeypatch, data_root,
         'the Flip step train_dataloader.dataset.pipeline.5 maps label 2 to 4, beyond '
         'model.cls_head.num_classes=3: the Something-Something flip maps hold the official '
         'label indices, so for another label set remove the map with '
-        f'--cfg-options {FLIP_KEY}=None (or give one of your labels)')
+        f'--cfg-options {FLIP_KEY}=None (or give a map of your own labels)')
     # the option as the message writes it, through MMEngine's DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)

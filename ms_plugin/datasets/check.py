@@ -204,7 +204,7 @@ def flip_error(problem: Problem, num_classes: int) -> str:
     return (f'the Flip step {step_key} {problem.message.split(",")[0]}, beyond '
             f'{NUM_CLASSES_KEY}={num_classes}: the Something-Something flip maps hold the '
             'official label indices, so for another label set remove the map with '
-            f'--cfg-options {problem.ann_file}=None (or give one of your labels)')
+            f'--cfg-options {problem.ann_file}=None (or give a map of your own labels)')
 
 
 def check_labels(dataset, num_classes: int, key: str = 'dataset') -> None:
