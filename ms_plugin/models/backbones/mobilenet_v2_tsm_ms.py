@@ -8,13 +8,10 @@ from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..naming import without_shift_wrapper
 from .ms_mixin import MotionSqueezeMixin, StageSpec
 
 __all__ = ['MobileNetV2TSM_MS']
-
-# The shift wraps the first conv of a residual block: its keys gain this part
-# (as in ms_plugin.utils.official_ckpt).
-_SHIFT_WRAPPER = '.net'
 
 
 def _out_channels(layer: nn.Module) -> int:
@@ -109,7 +106,7 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
         if 'state_dict' in state:
             state = state['state_dict']
         # 2D name -> name here: the shifted convs sit inside a TemporalShift (.net).
-        own_names = {key.replace(_SHIFT_WRAPPER + '.', '.'): key for key in self.state_dict()}
+        own_names = {without_shift_wrapper(key): key for key in self.state_dict()}
         ms_prefixes = tuple(f'{name}.' for name, _ in self.ms_modules())
         renamed = {own_names[key]: value for key, value in state.items() if key in own_names}
         unexpected = [key for key in state if key not in own_names]
