@@ -238,3 +238,54 @@ def test_module_compiles_without_graph_breaks_in_both_paths():
     torch.testing.assert_close(out, module(x))
     out.sum().backward()
     assert module.reduce.conv.weight.grad is not None
+
+
+def _plain_autograd_forward(module, x):
+    """The module's forward with the chain and the last ReLU through plain autograd."""
+    from ms_plugin.ops import kernel_soft_argmax, local_correlation
+    src, tgt = module.frame_pairs(x)
+    corr = local_correlation(src, tgt, module.max_displacement).relu()
+    disp, conf = kernel_soft_argmax(corr, module.max_displacement, module.sigma,
+                                    module.temperature)
+    n, _, h, w = disp.shape
+    # [N*(T-1), 3, H, W] -> [N, T-1, 3, H, W]
+    motion = torch.cat([disp, conf], 1).view(-1, module.num_segments - 1, 3, h, w)
+    # -> [N, T, 3, H, W] -> [N*T, 3, H, W]
+    motion = torch.cat([motion, motion[:, -1:]], 1).flatten(0, 1)
+    out = motion
+    for block in module.transform:
+        out = block.depthwise(out)
+        out = block.pointwise.bn(block.pointwise.conv(out))
+        out = torch.relu(out) if block is module.transform[-1] else block.pointwise.activate(out)
+    return x + out
+
+
+def test_memory_saving_backward_gives_autograds_gradients():
+    module = MotionSqueeze(32, 3, reduced_channels=16, max_displacement=3).double()
+    _random_norm_statistics(module)
+    x = torch.randn(6, 32, 9, 8, dtype=torch.float64)
+    grads = []
+    for forward in (module, lambda inp: _plain_autograd_forward(module, inp)):
+        module.zero_grad()
+        inp = x.clone().requires_grad_()
+        forward(inp).square().sum().backward()
+        grads.append([inp.grad] + [p.grad.clone() for p in module.parameters()])
+    for mine, plain in zip(*grads):
+        torch.testing.assert_close(mine, plain, rtol=1e-9, atol=1e-10)
+
+
+def test_backward_keeps_no_correlation_sized_tensor():
+    from ms_plugin.models.motion_squeeze import ReLUSavingMask
+    from ms_plugin.utils.profiling import saved_tensor_bytes
+    module = MotionSqueeze(64, 4, max_displacement=3)
+    assert isinstance(module.transform[-1].pointwise.activate, ReLUSavingMask)
+    x = torch.randn(8, 64, 10, 10, requires_grad=True)
+    kept = saved_tensor_bytes(module(x))
+    shapes = [shape for _, shape, _ in kept.by_node]
+    assert not any(49 in shape for shape in shapes), shapes  # (2d+1)**2 displacements
+    # The last ReLU's output (in_channels x H x W floats) is kept as a 1-byte mask.
+    masks = [size for node, _, size in kept.by_node if node.endswith('MaskBackward')]
+    assert masks == [x.numel()]
+    plain = saved_tensor_bytes(_plain_autograd_forward(module, x.clone()))
+    # Less by four correlation volumes (6 pairs x 49 x 10 x 10 floats) and 3 bytes a value.
+    assert plain.total - kept.total >= 4 * (6 * 49 * 100 * 4) + 3 * x.numel()

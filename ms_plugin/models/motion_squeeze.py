@@ -8,10 +8,20 @@ from mmaction.registry import MODELS
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
-from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype, kernel_soft_argmax,
-                   l2_normalize, local_correlation)
+from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
+                   correlation_soft_argmax, l2_normalize, relu_saving_mask)
 
-__all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
+__all__ = ['MotionSqueeze', 'SeparableConvBlock', 'ReLUSavingMask', 'motion_squeeze_modules',
+           'capture_motion']
+
+
+class ReLUSavingMask(nn.ReLU):
+    """``nn.ReLU`` whose backward keeps a 1-byte mask instead of its output
+    (:func:`~ms_plugin.ops.relu_saving_mask`); the same values and gradients.
+    Never in place."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return relu_saving_mask(x)
 
 
 class SeparableConvBlock(nn.Sequential):
@@ -137,6 +147,11 @@ class MotionSqueeze(BaseModule):
             SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
+        last = self.transform[-1].pointwise
+        if type(getattr(last, 'activate', None)) is nn.ReLU:
+            # Its output only feeds the residual sum: a mask is all its
+            # backward needs (in_channels x H x W bytes instead of 4x that).
+            last.activate = ReLUSavingMask()
 
     def init_weights(self) -> None:
         """Kaiming (fan-out) convs and unit norms, as the reference.
@@ -200,10 +215,11 @@ class MotionSqueeze(BaseModule):
         src, tgt = self.frame_pairs(x)
         _, _, h, w = src.shape
         with torch.autocast(device_type=src.device.type, enabled=False):
-            corr = local_correlation(src, tgt, self.max_displacement,
-                                     self.correlation_impl).relu()
-            disp, conf = kernel_soft_argmax(corr, self.max_displacement, self.sigma,
-                                            self.temperature, self.soft_argmax)
+            # Correlation, ReLU and soft-argmax; backward recomputes the
+            # correlation rather than keep four correlation-sized tensors.
+            disp, conf = correlation_soft_argmax(src, tgt, self.max_displacement, self.sigma,
+                                                 self.temperature, self.soft_argmax,
+                                                 self.correlation_impl)
         motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
         motion = motion.view(-1, self.num_segments - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
         # The last frame has no successor: it repeats the last pair's map.

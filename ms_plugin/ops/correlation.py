@@ -21,7 +21,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ['l2_normalize', 'local_correlation', 'naive_local_correlation',
+__all__ = ['l2_normalize', 'local_correlation', 'local_correlation_backward',
+           'naive_local_correlation',
            'displacement_grid', 'accumulation_dtype', 'CORRELATION_IMPLS']
 
 CORRELATION_IMPLS = ('strided', 'allpairs')
@@ -170,6 +171,67 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int 
     with torch.autocast(device_type=f1.device.type, enabled=False):
         corr = compute(f1.to(acc), f2.to(acc), max_displacement)
     return corr.to(f1.dtype)
+
+
+def local_correlation_backward(grad: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor,
+                               max_displacement: int = 7) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of :func:`local_correlation` with respect to ``f1`` and ``f2``.
+
+    The transpose of ``'strided'``, written out: the gradient is placed at
+    the same strides of a zero product, then the two matrix products of the
+    forward are transposed and the overlapping runs of target positions are
+    summed back. Rows are laid out ``max(W, 2d+1)`` positions apart here, so
+    that the offsets of one position never share a place (the forward, which
+    only reads, packs them ``W`` apart). Used by
+    :func:`~ms_plugin.ops.correlation_soft_argmax`, which recomputes rather
+    than keeps what backward needs.
+
+    Args:
+        grad (Tensor): ``[N, H, W, (2d+1)**2]``, the gradient of the output
+            in its memory layout (displacements innermost).
+        f1 (Tensor): Source features ``[N, C, H, W]``.
+        f2 (Tensor): Target features ``[N, C, H, W]``.
+        max_displacement (int): ``d``. Defaults to 7.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``[N, C, H, W]`` each, in the dtype of ``grad``.
+    """
+    d = max_displacement
+    n, c, h, w = f1.shape
+    p = 2 * d + 1
+    rows = 2 if h % 2 == 0 else 1
+    pitch = max(w, p)  # positions between the starts of two rows
+    blocks, step = n * h // rows, rows * pitch
+    run = (rows + 2 * d) * pitch + 2 * d
+    margin = d * pitch + d
+    f1, f2 = (F.pad(f.to(grad.dtype), (0, pitch - w)) for f in (f1, f2))  # [N, C, H, pitch]
+    # [N, C, H, pitch] -> [N, H, pitch, C] -> [blocks, step, C]
+    src = f1.permute(0, 2, 3, 1).reshape(blocks, step, c)
+    # [N, C, H, pitch] -> [C, N*H*pitch] -> (padded) -> [blocks, C, run] (a view)
+    tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * pitch), (margin, margin))
+    runs = tgt.unfold(1, run, step).transpose(0, 1)
+    inside = _window(h, w, d, grad.device)[2].view(h // rows, rows, w, p, p)
+    grad_prod = grad.new_zeros(blocks, step, run)
+    # [blocks, step, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view, no overlap)
+    grad_prod.as_strided((n, h // rows, rows, w, p, p),
+                         (h * pitch * run, step * run, pitch * run + pitch, run + 1, pitch, 1)
+                         ).copy_(torch.where(inside, grad.view(n, h // rows, rows, w, p, p),
+                                             grad.new_zeros(())))
+    grad_src = torch.bmm(grad_prod, runs.transpose(1, 2))  # [blocks, step, C]
+    # [blocks, step, C] -> [N, H, pitch, C] -> [N, H, W, C] -> [N, C, H, W]
+    grad_src = grad_src.view(n, h, pitch, c)[:, :, :w].permute(0, 3, 1, 2)
+    grad_runs = torch.bmm(src.transpose(1, 2), grad_prod)  # [blocks, C, run]
+    # Run b covers padded target positions b*step .. b*step + run - 1: sum the
+    # runs back chunk by chunk, chunk j of run b landing on chunk b + j.
+    chunks = -(-run // step)
+    # [blocks, C, run] -> [blocks, C, chunks*step] -> [blocks, C, chunks, step]
+    grad_runs = F.pad(grad_runs, (0, chunks * step - run)).view(blocks, c, chunks, step)
+    grad_tgt = grad.new_zeros(c, blocks + chunks - 1, step)
+    for j in range(chunks):
+        grad_tgt[:, j:j + blocks] += grad_runs[:, :, j].transpose(0, 1)
+    # [C, (blocks + chunks - 1)*step] -> [C, N, H, pitch] -> [C, N, H, W] -> [N, C, H, W]
+    grad_tgt = grad_tgt.view(c, -1)[:, margin:margin + n * h * pitch].view(c, n, h, pitch)
+    return grad_src, grad_tgt[..., :w].transpose(0, 1)
 
 
 def naive_local_correlation(f1: torch.Tensor, f2: torch.Tensor,

@@ -1,12 +1,12 @@
 """Displacement and confidence from a local correlation volume."""
-from typing import Tuple
+from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
 from .correlation import accumulation_dtype, displacement_grid
 
-__all__ = ['kernel_soft_argmax', 'SOFT_ARGMAX_MODES']
+__all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
 # Logits further than this below the best one weigh under e^-80 in the softmax.
@@ -66,26 +66,89 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
         else:
-            if mode == 'kernel':
-                # Row k* of the table is the Gaussian centred on displacement k*.
-                table = _gaussian_table(d, sigma, acc, corr.device) * temperature  # [K, K]
-                logits = scores * F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
-            else:
-                logits = scores * temperature
-            # The logit at the argmax is temperature * confidence (the Gaussian
-            # is 1 there), so the largest is at least that. Raising the logits
-            # more than _LOGIT_RANGE below it to that floor changes no
-            # probability measurably, and keeps them from underflowing to
-            # denormal floats, which make exp() and the expectation's matrix
-            # product several times slower on CPU. The floor is a constant
-            # for autograd: ReLU's and softmax's gradients are unchanged.
-            floor = (confidence * temperature - _LOGIT_RANGE).detach()  # [N, H, W, 1]
-            prob = torch.softmax(logits.clamp(min=floor), dim=-1)  # [N, H, W, K]
+            prob = _probabilities(scores, confidence, best, d, sigma, temperature, mode)
             displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, C] -> [N, C, H, W]
     displacement = displacement.permute(0, 3, 1, 2).to(corr.dtype)
     confidence = confidence.permute(0, 3, 1, 2).to(corr.dtype)
     return displacement, confidence
+
+
+def _logit_factor_and_floor(scores: torch.Tensor, confidence: torch.Tensor, best: torch.Tensor,
+                            d: int, sigma: float, temperature: float,
+                            mode: str) -> Tuple[Union[torch.Tensor, float], torch.Tensor]:
+    """The factor that makes the logits from the scores, and the floor the logits are raised to.
+
+    Returns:
+        tuple: the factor (``[N, H, W, K]`` rows of the Gaussian table times
+        ``temperature`` for ``'kernel'``, the float ``temperature`` for
+        ``'plain'``) and the floor ``[N, H, W, 1]``.
+    """
+    if mode == 'kernel':
+        # Row k* of the table is the Gaussian centred on displacement k*.
+        table = _gaussian_table(d, sigma, scores.dtype, scores.device) * temperature  # [K, K]
+        factor = F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
+    else:
+        factor = temperature
+    # The logit at the argmax is temperature * confidence (the Gaussian is 1
+    # there), so the largest is at least that. Raising the logits more than
+    # _LOGIT_RANGE below it to that floor changes no probability measurably,
+    # and keeps them from underflowing to denormal floats, which make exp()
+    # and the expectation's matrix product several times slower on CPU. The
+    # floor is a constant for autograd: ReLU's and softmax's gradients are
+    # unchanged.
+    floor = (confidence * temperature - _LOGIT_RANGE).detach()  # [N, H, W, 1]
+    return factor, floor
+
+
+def _probabilities(scores: torch.Tensor, confidence: torch.Tensor, best: torch.Tensor, d: int,
+                   sigma: float, temperature: float, mode: str) -> torch.Tensor:
+    """The softmax over displacements, ``[N, H, W, K]``, of ``'kernel'`` or ``'plain'``."""
+    factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma, temperature, mode)
+    return torch.softmax((scores * factor).clamp(min=floor), dim=-1)  # [N, H, W, K]
+
+
+def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
+                         grad_confidence: torch.Tensor, max_displacement: int = 7,
+                         sigma: float = 5.0, temperature: float = 100.0,
+                         mode: str = 'kernel') -> torch.Tensor:
+    """The gradient of :func:`kernel_soft_argmax` with respect to ``corr``, from ``corr``.
+
+    What autograd computes through :func:`kernel_soft_argmax`, written out,
+    so that a caller can recompute it from ``corr`` instead of keeping the
+    softmax's inputs and outputs for backward.
+
+    Args:
+        corr (Tensor): ``[N, (2d+1)**2, H, W]``, the forward's input.
+        grad_displacement (Tensor): ``[N, 2, H, W]``.
+        grad_confidence (Tensor): ``[N, 1, H, W]``.
+        max_displacement, sigma, temperature, mode: As in the forward.
+
+    Returns:
+        Tensor: ``[N, H, W, (2d+1)**2]`` (displacements innermost, as
+        :func:`~ms_plugin.ops.local_correlation` lays them out), in float32
+        at least.
+    """
+    d = max_displacement
+    acc = accumulation_dtype(corr.dtype)
+    with torch.autocast(device_type=corr.device.type, enabled=False):
+        scores = corr.permute(0, 2, 3, 1).to(acc)  # [N, K, H, W] -> [N, H, W, K]
+        confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
+        # max: the confidence's gradient goes to the argmax.
+        # [N, 1, H, W] -> [N, H, W, 1]
+        grad = torch.zeros_like(scores).scatter_(
+            -1, best, grad_confidence.permute(0, 2, 3, 1).to(acc))
+        if mode == 'hard' or d == 0:  # the displacement does not depend on corr
+            return grad
+        factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma,
+                                                temperature, mode)
+        logits = scores * factor  # [N, H, W, K]
+        prob = torch.softmax(logits.clamp(min=floor), dim=-1)
+        # expectation: [N, 2, H, W] -> [N, H, W, 2] x [2, K] -> [N, H, W, K]
+        grad_prob = grad_displacement.permute(0, 2, 3, 1).to(acc) @ _unit_grid(d, acc, corr.device)
+        grad_logits = prob * (grad_prob - (prob * grad_prob).sum(dim=-1, keepdim=True))
+        # clamp(min=floor) passes the gradient where logits >= floor.
+        return grad + torch.where(logits >= floor, grad_logits * factor, grad_logits.new_zeros(()))
 
 
 def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,

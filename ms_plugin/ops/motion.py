@@ -1,0 +1,77 @@
+"""Correlation -> ReLU -> (kernel-)soft-argmax as one op that keeps little for backward."""
+from typing import Tuple
+
+import torch
+
+from .correlation import accumulation_dtype, local_correlation, local_correlation_backward
+from .soft_argmax import kernel_soft_argmax, soft_argmax_backward
+
+__all__ = ['correlation_soft_argmax']
+
+
+class _CorrelationSoftArgmax(torch.autograd.Function):
+    """Keeps the two feature maps for backward, and recomputes from them.
+
+    Through autograd, the chain would keep four correlation-sized tensors
+    (``[N, (2d+1)**2, H, W]``: the ReLU's output, the Gaussian weights, the
+    logits, the softmax's output), 4.7 MiB each for 7 pairs of 28x28 maps.
+    Backward recomputes the correlation (one matrix product) and the softmax
+    instead, and runs the gradients written out in
+    :func:`~ms_plugin.ops.soft_argmax_backward` and
+    :func:`~ms_plugin.ops.local_correlation_backward`. The forward is the
+    chain itself, so its values are those of the plain functions.
+    """
+
+    @staticmethod
+    def forward(ctx, f1: torch.Tensor, f2: torch.Tensor, d: int, sigma: float,
+                temperature: float, mode: str, impl: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        corr = local_correlation(f1, f2, d, impl).relu()  # [N, K, H, W]
+        displacement, confidence = kernel_soft_argmax(corr, d, sigma, temperature, mode)
+        ctx.save_for_backward(f1, f2)
+        ctx.args = (d, sigma, temperature, mode, impl)
+        return displacement, confidence
+
+    @staticmethod
+    def backward(ctx, grad_displacement: torch.Tensor, grad_confidence: torch.Tensor):
+        f1, f2 = ctx.saved_tensors
+        d, sigma, temperature, mode, impl = ctx.args
+        with torch.autocast(device_type=f1.device.type, enabled=False):
+            corr = local_correlation(f1, f2, d, impl).relu()  # [N, K, H, W], recomputed
+            grad = soft_argmax_backward(corr, grad_displacement, grad_confidence, d, sigma,
+                                        temperature, mode)  # [N, H, W, K]
+            # ReLU: the gradient passes where its output is positive.
+            # [N, K, H, W] -> [N, H, W, K] (a view of the op's layout)
+            grad = torch.where(corr.permute(0, 2, 3, 1) > 0, grad, grad.new_zeros(()))
+            grad_f1, grad_f2 = local_correlation_backward(
+                grad.to(accumulation_dtype(f1.dtype)), f1, f2, d)
+        return grad_f1.to(f1.dtype), grad_f2.to(f2.dtype), None, None, None, None, None
+
+
+def correlation_soft_argmax(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
+                            sigma: float = 5.0, temperature: float = 100.0,
+                            mode: str = 'kernel',
+                            impl: str = 'strided') -> Tuple[torch.Tensor, torch.Tensor]:
+    """``kernel_soft_argmax(local_correlation(f1, f2).relu())``, saving only f1, f2 for backward.
+
+    The same values as the two functions called in turn (the same
+    computation runs), with a backward that recomputes the correlation
+    instead of keeping the correlation-sized tensors of the chain. Autograd
+    sees one op; an exporter or ``torch.compile`` sees the chain's operators.
+
+    Args:
+        f1 (Tensor): Source features ``[N, C, H, W]`` (L2-normalised by the caller).
+        f2 (Tensor): Target features ``[N, C, H, W]``.
+        max_displacement (int): ``d``. Defaults to 7.
+        sigma (float): Std of the Gaussian, in grid cells. Defaults to 5.0.
+        temperature (float): Multiplies the logits. Defaults to 100.0.
+        mode (str): ``'kernel'``, ``'plain'`` or ``'hard'``, as in
+            :func:`~ms_plugin.ops.kernel_soft_argmax`. Defaults to ``'kernel'``.
+        impl (str): The correlation's implementation, as in
+            :func:`~ms_plugin.ops.local_correlation`. Defaults to ``'strided'``.
+
+    Returns:
+        tuple[Tensor, Tensor]: displacement ``[N, 2, H, W]`` (dx, dy in units
+        of ``d``) and confidence ``[N, 1, H, W]``, in the dtype of ``f1``.
+    """
+    return _CorrelationSoftArgmax.apply(f1, f2, max_displacement, sigma, temperature, mode,
+                                        impl)

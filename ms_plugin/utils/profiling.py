@@ -1,0 +1,207 @@
+"""Measuring helpers shared by ``tools/analysis/benchmark_ms.py`` and ``gpu_check.py``.
+
+- :func:`interleaved_medians`: median time of several cases, run in turn
+  within every repeat, so that a change of load on a shared machine hits
+  every case alike; CUDA events on a GPU, ``perf_counter`` on the CPU.
+- :func:`saved_tensor_bytes`: the memory autograd keeps for backward after a
+  forward, as unique storages, broken down by the autograd node that saved
+  them.
+- :func:`ort_kernel_times`: ONNX Runtime's profile of a model, by node.
+- :func:`cpu_name`: the CPU's model name, printed next to every figure.
+"""
+import collections
+import platform
+import statistics
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+__all__ = ['interleaved_medians', 'saved_tensor_bytes', 'SavedTensors', 'ort_kernel_times',
+           'cpu_name', 'device_name', 'MIB']
+
+MIB = 2 ** 20
+Case = Tuple[Callable[[], object], Callable[[], object]]  # (untimed setup, timed run)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what platform knows."""
+    try:
+        with open('/proc/cpuinfo') as file:
+            for line in file:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name for a CUDA device, else the CPU's."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == 'cuda' else cpu_name()
+
+
+def _elapsed(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds that ``fn()`` takes: CUDA events on a GPU, ``perf_counter`` on the CPU."""
+    if device.type == 'cuda':
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        torch.cuda.synchronize(device)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end) / 1000
+    begin = time.perf_counter()
+    fn()
+    return time.perf_counter() - begin
+
+
+def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
+                        device: torch.device = torch.device('cpu'),
+                        between: Optional[Callable[[], object]] = None) -> Dict[str, float]:
+    """Median milliseconds of every case, the cases run in turn in every repeat.
+
+    Args:
+        cases (dict[str, tuple]): name -> ``(setup, run)``; ``setup()`` runs
+            untimed before every ``run()`` (e.g. to set train or eval mode).
+        repeats (int): Timed repeats.
+        warmup (int): Untimed repeats first. Defaults to 1.
+        device (torch.device): Where the cases run (CUDA: timed with events).
+            Defaults to the CPU.
+        between (callable, optional): Called after every repeat (e.g. to zero
+            gradients). Defaults to None.
+
+    Returns:
+        dict[str, float]: name -> median time in milliseconds.
+    """
+    device = torch.device(device)
+    times: Dict[str, List[float]] = {name: [] for name in cases}
+    for i in range(warmup + repeats):
+        for name, (setup, run) in cases.items():
+            setup()
+            elapsed = _elapsed(run, device)
+            if i >= warmup:
+                times[name].append(elapsed)
+        if between is not None:
+            between()
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
+class SavedTensors(collections.namedtuple('SavedTensors', 'total by_node')):
+    """What :func:`saved_tensor_bytes` returns.
+
+    Attributes:
+        total (int): Bytes of the unique storages saved for backward.
+        by_node (list[tuple[str, tuple, int]]): ``(node name, shape, bytes)``
+            for every storage, largest first; a storage saved by several
+            nodes counts once, for the first node met walking back from the
+            outputs.
+    """
+
+    def describe(self, top: int = 12) -> str:
+        """One line: the total in MiB and the largest storages."""
+        merged = collections.Counter()
+        for node, shape, size in self.by_node:
+            merged[f'{node} {list(shape)}'] += size
+        parts = [f'{label} {size / MIB:.1f}' for label, size in merged.most_common(top)]
+        rest = sum(merged.values()) - sum(size for _, size in merged.most_common(top))
+        if rest:
+            parts.append(f'other {rest / MIB:.1f}')
+        return f'{self.total / MIB:.1f} MiB: ' + ', '.join(parts)
+
+
+def _tensors(value) -> Iterable[torch.Tensor]:
+    values = value if isinstance(value, (tuple, list)) else (value, )
+    return (v for v in values if isinstance(v, torch.Tensor))
+
+
+def _saved_by(node) -> Iterable[torch.Tensor]:
+    """The tensors an autograd node holds for its backward."""
+    if hasattr(node, 'saved_tensors'):  # a custom autograd.Function
+        yield from node.saved_tensors
+    for attr in dir(node):
+        if attr.startswith('_saved_'):
+            try:
+                yield from _tensors(getattr(node, attr))
+            except RuntimeError:  # a saved value already freed
+                continue
+
+
+def saved_tensor_bytes(outputs: Sequence[torch.Tensor],
+                       exclude: Iterable[torch.Tensor] = ()) -> SavedTensors:
+    """The memory autograd holds to run backward from ``outputs``.
+
+    Walks the autograd graph back from ``outputs`` and counts every storage
+    that a node saved once (views of one storage count once).
+
+    Args:
+        outputs (Sequence[Tensor]): Tensors of a forward that recorded a graph.
+        exclude (Iterable[Tensor]): Tensors whose storages are not counted,
+            e.g. the parameters, which exist whether or not a graph is kept.
+
+    Returns:
+        SavedTensors: the total and the breakdown by node.
+    """
+    excluded = {t.untyped_storage().data_ptr() for t in exclude}
+    counted = set(excluded)
+    by_node = []
+    seen = set()
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for tensor in _saved_by(node):
+            storage = tensor.untyped_storage()
+            if storage.data_ptr() in counted or storage.nbytes() == 0:
+                continue
+            counted.add(storage.data_ptr())
+            by_node.append((node.name(), tuple(tensor.shape), storage.nbytes()))
+        stack.extend(child for child, _ in node.next_functions if child is not None)
+    by_node.sort(key=lambda item: -item[2])
+    return SavedTensors(sum(size for _, _, size in by_node), by_node)
+
+
+def ort_kernel_times(path: str, inputs: Dict[str, object], runs: int, threads: int,
+                     marker: str) -> Tuple[Dict[str, float], float]:
+    """ONNX Runtime's own profile of a model: the marked nodes by operator type, and the rest.
+
+    Args:
+        path (str): The ``.onnx`` file.
+        inputs (dict): Input name -> numpy array.
+        runs (int): Profiled runs.
+        threads (int): Intra-op threads.
+        marker (str): Part of the node names to single out (e.g. ``'/ms_layer'``,
+            how the exporters name the nodes of the MS modules).
+
+    Returns:
+        tuple[dict[str, float], float]: milliseconds of kernel time per run of
+        the marked nodes by operator type (largest first), and of all others.
+    """
+    import json
+    import os
+    import tempfile
+
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(folder, 'profile')
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        for _ in range(runs):
+            session.run(None, inputs)
+        with open(session.end_profiling()) as file:
+            events = json.load(file)
+    marked: Dict[str, float] = collections.Counter()
+    others = 0.0
+    for event in events:
+        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+            ms_per_run = event['dur'] / 1000 / runs
+            if marker in event['name']:
+                marked[event['args']['op_name']] += ms_per_run
+            else:
+                others += ms_per_run
+    return dict(marked.most_common()), others

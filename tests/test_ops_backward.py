@@ -1,0 +1,127 @@
+"""The ops that keep little for backward: correlation_soft_argmax and relu_saving_mask."""
+import pytest
+import torch
+
+from ms_plugin.ops import (correlation_soft_argmax, kernel_soft_argmax, local_correlation,
+                           local_correlation_backward, relu_saving_mask, soft_argmax_backward)
+from ms_plugin.utils.profiling import saved_tensor_bytes
+
+SHAPES = [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((1, 2, 3, 3), 5), ((1, 2, 4, 1), 2),
+          ((3, 2, 1, 5), 3), ((1, 2, 4, 4), 0)]  # odd/even H, W < 2d+1, d = 0
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def chain(f1, f2, d, sigma=5.0, temperature=100.0, mode='kernel', impl='strided'):
+    """The chain as plain autograd sees it."""
+    return kernel_soft_argmax(local_correlation(f1, f2, d, impl).relu(), d, sigma, temperature,
+                              mode)
+
+
+@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('mode', ['kernel', 'plain', 'hard'])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_values_are_bitwise_those_of_the_chain(impl, mode, dtype):
+    f1 = torch.nn.functional.normalize(torch.randn(3, 16, 10, 9, dtype=dtype), dim=1)
+    f2 = torch.nn.functional.normalize(torch.randn(3, 16, 10, 9, dtype=dtype), dim=1)
+    with torch.no_grad():
+        expected = chain(f1, f2, 3, 2.0, 50.0, mode, impl)
+        plain = correlation_soft_argmax(f1, f2, 3, 2.0, 50.0, mode, impl)
+    traced = correlation_soft_argmax(f1.clone().requires_grad_(), f2, 3, 2.0, 50.0, mode, impl)
+    for want, got, got_traced in zip(expected, plain, traced):
+        assert torch.equal(want, got) and torch.equal(want, got_traced.detach())
+
+
+@pytest.mark.parametrize('shape,d', SHAPES)
+@pytest.mark.parametrize('mode', ['kernel', 'plain', 'hard'])
+def test_gradcheck(shape, d, mode):
+    f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: correlation_soft_argmax(a, b, d, 1.5, 3.0, mode), (f1, f2))
+
+
+@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+def test_gradient_is_that_of_the_chain(impl):
+    # Real-like scale: temperature 100 on L2-normalised features.
+    f1 = torch.nn.functional.normalize(torch.randn(2, 32, 12, 11, dtype=torch.float64), dim=1)
+    f2 = torch.nn.functional.normalize(torch.randn(2, 32, 12, 11, dtype=torch.float64), dim=1)
+    weights = torch.randn(2, 3, 12, 11, dtype=torch.float64)
+    grads = []
+    for fn in (chain, correlation_soft_argmax):
+        a, b = f1.clone().requires_grad_(), f2.clone().requires_grad_()
+        disp, conf = fn(a, b, 7, impl=impl)
+        loss = (torch.cat([disp, conf], 1) * weights).sum()
+        grads.append(torch.autograd.grad(loss, (a, b)))
+    for want, got in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize('shape,d', SHAPES)
+def test_correlation_backward_is_autograds(shape, d):
+    f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(shape[0], (2 * d + 1) ** 2, shape[2], shape[3], dtype=torch.float64)
+    expected = torch.autograd.grad(local_correlation(f1, f2, d), (f1, f2), grad)
+    # [N, K, H, W] -> [N, H, W, K]: the op's layout
+    got = local_correlation_backward(grad.permute(0, 2, 3, 1).contiguous(), f1.detach(),
+                                     f2.detach(), d)
+    for want, have in zip(expected, got):
+        torch.testing.assert_close(have, want)
+
+
+def test_soft_argmax_backward_is_autograds():
+    corr = torch.rand(2, 49, 4, 5, dtype=torch.float64, requires_grad=True)
+    grad_disp = torch.randn(2, 2, 4, 5, dtype=torch.float64)
+    grad_conf = torch.randn(2, 1, 4, 5, dtype=torch.float64)
+    disp, conf = kernel_soft_argmax(corr, 3, 2.0, 20.0)
+    expected, = torch.autograd.grad((disp, conf), corr, (grad_disp, grad_conf))
+    got = soft_argmax_backward(corr.detach(), grad_disp, grad_conf, 3, 2.0, 20.0)
+    torch.testing.assert_close(got.permute(0, 3, 1, 2), expected)  # [N, H, W, K] -> [N, K, H, W]
+
+
+def test_only_the_feature_maps_are_kept_for_backward():
+    f1 = torch.randn(7, 64, 14, 14, requires_grad=True)
+    f2 = torch.randn(7, 64, 14, 14, requires_grad=True)
+    kept = saved_tensor_bytes(correlation_soft_argmax(f1, f2, 7))
+    assert kept.total == 2 * f1.numel() * 4
+    # Through autograd the chain keeps four [7, 225, 14, 14] tensors besides.
+    assert saved_tensor_bytes(chain(f1, f2, 7)).total > 4 * 7 * 225 * 14 * 14 * 4
+
+
+def test_low_precision_gradients_come_back_in_the_input_dtype():
+    f1 = torch.randn(2, 8, 5, 6, dtype=torch.bfloat16, requires_grad=True)
+    f2 = torch.randn(2, 8, 5, 6, dtype=torch.bfloat16, requires_grad=True)
+    disp, conf = correlation_soft_argmax(f1, f2, 2, 2.0, 10.0)
+    assert disp.dtype == conf.dtype == torch.bfloat16
+    (disp.float().sum() + conf.float().sum()).backward()
+    assert f1.grad.dtype == f2.grad.dtype == torch.bfloat16
+    assert torch.isfinite(f1.grad).all() and torch.isfinite(f2.grad).all()
+
+
+def test_compiles_without_graph_breaks():
+    torch._dynamo.reset()
+    compiled = torch.compile(correlation_soft_argmax, backend='aot_eager', fullgraph=True)
+    f1 = torch.randn(2, 8, 6, 5, requires_grad=True)
+    f2 = torch.randn(2, 8, 6, 5, requires_grad=True)
+    disp, conf = compiled(f1, f2, 3, 2.0, 50.0)
+    ref_disp, ref_conf = correlation_soft_argmax(f1, f2, 3, 2.0, 50.0)
+    torch.testing.assert_close(disp, ref_disp)
+    torch.testing.assert_close(conf, ref_conf)
+    (disp.sum() + conf.sum()).backward()
+    assert f1.grad is not None and torch.isfinite(f2.grad).all()
+
+
+def test_relu_saving_mask_is_relu_and_keeps_a_mask():
+    x = torch.randn(4, 8, 5, 5, requires_grad=True)
+    out = relu_saving_mask(x)
+    assert torch.equal(out, torch.relu(x))
+    kept = saved_tensor_bytes(out)
+    assert kept.total == x.numel() and kept.by_node[0][0].endswith('MaskBackward')  # bool
+    weights = torch.randn_like(x)
+    grad, = torch.autograd.grad((out * weights).sum(), x)
+    expected, = torch.autograd.grad((torch.relu(x) * weights).sum(), x)
+    assert torch.equal(grad, expected)

@@ -1,0 +1,32 @@
+"""The measuring helpers behind tools/analysis/benchmark_ms.py and gpu_check.py."""
+import torch
+
+from ms_plugin.utils.profiling import MIB, interleaved_medians, saved_tensor_bytes
+
+
+def test_saved_tensor_bytes_counts_each_storage_once():
+    torch.manual_seed(0)
+    x = torch.randn(256, 1024, requires_grad=True)  # 1 MiB
+    w = torch.randn(1024, 1024, requires_grad=True)  # 4 MiB
+    y = (x @ w).relu()  # mm keeps x and w; relu keeps its output (1 MiB)
+    z = y * y  # keeps y again: the same storage
+    kept = saved_tensor_bytes(z)
+    assert kept.total == 6 * MIB
+    assert sorted(size for _, _, size in kept.by_node) == [MIB, MIB, 4 * MIB]
+    assert saved_tensor_bytes(z, exclude=[w]).total == 2 * MIB
+    assert '6.0 MiB' in kept.describe()
+
+
+def test_saved_tensor_bytes_of_a_graph_free_output_is_zero():
+    with torch.no_grad():
+        out = torch.randn(4, 4, requires_grad=True) * 2
+    assert saved_tensor_bytes(out).total == 0
+
+
+def test_interleaved_medians_runs_setup_and_cases_in_turn():
+    calls = []
+    cases = {'a': (lambda: calls.append('setup a'), lambda: calls.append('a')),
+             'b': (lambda: None, lambda: calls.append('b'))}
+    med = interleaved_medians(cases, repeats=3, warmup=1, between=lambda: calls.append('|'))
+    assert set(med) == {'a', 'b'} and all(t >= 0 for t in med.values())
+    assert calls == ['setup a', 'a', 'b', '|'] * 4
