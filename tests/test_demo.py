@@ -3,7 +3,8 @@
 The end-to-end test runs the demo as ``make demo`` does (a subprocess) on a
 few 96 px videos for one epoch, with TSN and MSNet: every stage, the table,
 the logs, and the figure of the trained MSNet with its check against the
-object's true position. The other tests call the demo's functions directly.
+object's true position. The other tests call the demo's functions directly
+(``ms_plugin.apis.demo_data`` and ``demo_run``, ``ms_plugin.apis.progress``).
 """
 import errno
 import json
@@ -13,11 +14,16 @@ import subprocess
 import sys
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from conftest import REPO_ROOT, load_tool, subprocess_env
+
+from ms_plugin.apis import demo_data
+from ms_plugin.apis.progress import ProgressBarHook
+from ms_plugin.datasets.synthetic_agreement import translation_agreement
 
 demo = load_tool('demo')
 
@@ -30,12 +36,6 @@ def _args(work_dir: Path, *extra: str):
                             '4', '--size', '32', '--frames', '4', *extra])
     args.work_dir = str(work_dir)
     return args
-
-
-def _quiet_stages() -> 'demo.Stages':
-    stages = demo.Stages(['data'])
-    stages.interactive = False
-    return stages
 
 
 @pytest.fixture(scope='module')
@@ -104,14 +104,14 @@ def test_tiny_demo_draws_and_checks_the_trained_msnet(tiny_demo):
 def test_data_is_reused_and_force_writes_it_again(tmp_path):
     args = _args(tmp_path)
     data_dir = tmp_path / 'data'
-    demo.make_data(args, str(data_dir), _quiet_stages())
+    demo_data.make_data(args, str(data_dir))
     video = data_dir / 'videos' / 'train' / 'train_00000.mp4'
     first = video.stat().st_mtime_ns
     (tmp_path / 'notes.txt').write_text('mine')
-    demo.make_data(args, str(data_dir), _quiet_stages())
+    demo_data.make_data(args, str(data_dir))
     assert video.stat().st_mtime_ns == first, 'a second run must reuse the data'
     os.utime(video, ns=(first - 10**9, first - 10**9))
-    demo.make_data(_args(tmp_path, '--force'), str(data_dir), _quiet_stages())
+    demo_data.make_data(_args(tmp_path, '--force'), str(data_dir))
     assert video.stat().st_mtime_ns > first - 10**9, '--force must write the data again'
     assert (tmp_path / 'notes.txt').read_text() == 'mine', '--force touches WORK_DIR/data only'
     meta = json.loads((data_dir / 'meta.json').read_text())
@@ -122,33 +122,32 @@ def test_data_of_other_classes_is_not_reused(tmp_path):
     """A dataset of all 10 classes (e.g. from an older demo) is not the demo's: --force."""
     args = _args(tmp_path)
     data_dir = tmp_path / 'data'
-    demo.make_data(args, str(data_dir), _quiet_stages())
+    demo_data.make_data(args, str(data_dir))
     meta = json.loads((data_dir / 'meta.json').read_text())
-    assert meta['classes'] == list(demo.demo_classes())
-    assert meta['spec']['radius'] == list(demo.OBJECT_RADIUS)
-    other = demo.wanted_meta(_args(tmp_path, '--radius', '0.2', '0.3'))
+    assert meta['classes'] == list(demo_data.demo_classes())
+    assert meta['spec']['radius'] == list(demo_data.OBJECT_RADIUS)
+    other = demo_data.wanted_meta(_args(tmp_path, '--radius', '0.2', '0.3'))
     assert other['spec']['radius'] == [0.2, 0.3] and other['spec'] != meta['spec']
     meta['classes'] = meta['classes'] + ['rotating clockwise']
     (data_dir / 'meta.json').write_text(json.dumps(meta))
-    with pytest.raises(demo.DemoError, match='classes'):
-        demo.make_data(args, str(data_dir), _quiet_stages())
+    with pytest.raises(demo_data.DemoError, match='classes'):
+        demo_data.make_data(args, str(data_dir))
 
 
 def test_other_settings_need_force(tmp_path):
-    demo.make_data(_args(tmp_path), str(tmp_path / 'data'), _quiet_stages())
-    with pytest.raises(demo.DemoError, match='--force'):
-        demo.make_data(_args(tmp_path, '--seed', '3'), str(tmp_path / 'data'), _quiet_stages())
-    demo.make_data(_args(tmp_path, '--seed', '3', '--force'), str(tmp_path / 'data'),
-                   _quiet_stages())
+    demo_data.make_data(_args(tmp_path), str(tmp_path / 'data'))
+    with pytest.raises(demo_data.DemoError, match='--force'):
+        demo_data.make_data(_args(tmp_path, '--seed', '3'), str(tmp_path / 'data'))
+    demo_data.make_data(_args(tmp_path, '--seed', '3', '--force'), str(tmp_path / 'data'))
     assert json.loads((tmp_path / 'data' / 'meta.json').read_text())['seed'] == 3
 
 
 def test_an_interrupted_write_is_started_again(tmp_path):
     args = _args(tmp_path)
     data_dir = tmp_path / 'data'
-    demo.make_data(args, str(data_dir), _quiet_stages())
+    demo_data.make_data(args, str(data_dir))
     (data_dir / 'meta.json').unlink()  # meta.json is written last
-    demo.make_data(args, str(data_dir), _quiet_stages())
+    demo_data.make_data(args, str(data_dir))
     assert (data_dir / 'meta.json').is_file()
 
 
@@ -157,8 +156,8 @@ def test_files_the_demo_did_not_write_are_left_alone(tmp_path):
     data_dir.mkdir()
     (data_dir / 'my_videos.txt').write_text('precious')
     for extra in ((), ('--force', )):
-        with pytest.raises(demo.DemoError, match='did not write'):
-            demo.make_data(_args(tmp_path, *extra), str(data_dir), _quiet_stages())
+        with pytest.raises(demo_data.DemoError, match='did not write'):
+            demo_data.make_data(_args(tmp_path, *extra), str(data_dir))
     assert (data_dir / 'my_videos.txt').read_text() == 'precious'
 
 
@@ -166,60 +165,79 @@ def _no_training(*args, **kwargs):
     raise AssertionError('the demo must stop before training')
 
 
+def _main_status(argv) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(argv)
+    return exit_info.value.code
+
+
 def test_read_only_work_dir_stops_before_training(tmp_path, monkeypatch, capsys):
     def read_only(path, *args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
-    monkeypatch.setattr(demo, 'train_and_test', _no_training)
-    monkeypatch.setattr(demo, 'make_data', _no_training)
+    monkeypatch.setattr(demo, 'run_model', _no_training)
+    monkeypatch.setattr(demo, 'write_data', _no_training)
     monkeypatch.setattr(demo.os, 'makedirs', read_only)
-    assert demo.main(['--work-dir', str(tmp_path / 'demo')]) == 2
+    assert _main_status(['--work-dir', str(tmp_path / 'demo')]) == 2
     error = capsys.readouterr().err
-    assert 'cannot write to' in error and os.strerror(errno.EROFS) in error
+    assert len(error.strip().splitlines()) == 1, error
+    assert 'cannot be written' in error and os.strerror(errno.EROFS) in error
     assert '--work-dir' in error
 
 
 def test_unwritable_work_dir_path_is_reported(tmp_path, capsys):
     (tmp_path / 'a_file').write_text('')
-    assert demo.main(['--work-dir', str(tmp_path / 'a_file' / 'demo')]) == 2
-    assert 'cannot write to' in capsys.readouterr().err
+    assert _main_status(['--work-dir', str(tmp_path / 'a_file' / 'demo')]) == 2
+    assert 'cannot be written' in capsys.readouterr().err
 
 
 def test_full_disk_stops_before_training(tmp_path, monkeypatch, capsys):
     usage = namedtuple('usage', 'total used free')
-    monkeypatch.setattr(demo.shutil, 'disk_usage', lambda path: usage(10**9, 10**9, 5 * 2**20))
-    monkeypatch.setattr(demo, 'train_and_test', _no_training)
-    monkeypatch.setattr(demo, 'make_data', _no_training)
-    assert demo.main(['--work-dir', str(tmp_path / 'demo')]) == 2
+    monkeypatch.setattr(demo_data.shutil, 'disk_usage',
+                        lambda path: usage(10**9, 10**9, 5 * 2**20))
+    monkeypatch.setattr(demo, 'run_model', _no_training)
+    monkeypatch.setattr(demo, 'write_data', _no_training)
+    assert _main_status(['--work-dir', str(tmp_path / 'demo')]) == 2
     error = capsys.readouterr().err
     assert 'only 5 MB free' in error and 'MB' in error
     assert not (tmp_path / 'demo' / 'data').exists()
 
 
 def test_disk_estimate_grows_with_the_data_and_the_models(tmp_path):
-    small = demo.needed_megabytes(_args(tmp_path))
-    more_videos = demo.needed_megabytes(_args(tmp_path, '--num-videos', '100000'))
-    one_model = demo.needed_megabytes(_args(tmp_path, '--models', 'msnet'))
-    assert more_videos > small > one_model >= demo.MB_PER_MODEL
+    small = demo_data.needed_megabytes(_args(tmp_path))
+    more_videos = demo_data.needed_megabytes(_args(tmp_path, '--num-videos', '100000'))
+    one_model = demo_data.needed_megabytes(_args(tmp_path, '--models', 'msnet'))
+    assert more_videos > small > one_model >= demo_data.MB_PER_MODEL
 
 
-def test_progress_parser_follows_training_and_test_lines(capsys):
-    progress = demo.LogProgress(_quiet_stages(), '[2/5] TSM-R18', epochs=2)
-    for epoch in (1, 2):
+def test_progress_hook_follows_training_and_test_iterations():
+    """The hook counts the Runner's iterations; without a terminal, one call per epoch."""
+    epochs = []
+    hook = ProgressBarHook('[2/5] TSM-R18', disable=True,
+                           on_epoch=lambda *values: epochs.append(values))
+    runner = SimpleNamespace(max_iters=6, max_epochs=2, epoch=0,
+                             test_dataloader=list(range(13)))
+    hook.before_train(runner)
+    for epoch in (0, 1):
+        runner.epoch = epoch
         for it in (1, 2, 3):
-            progress(f'11/30 10:00:00 - mmengine - INFO - Epoch(train)  [{epoch}][{it}/3]  '
-                     f'lr: 1e-2  eta: 0:00:01  time: 0.1  loss: {2.3 - it / 10:.4f}  top1_acc: 0')
-            assert progress.train_done == (epoch - 1) * 3 + it
-    assert progress.train_total == 6
-    progress('11/30 10:00:00 - mmengine - INFO - Epoch(test) [ 5/13]    eta: 0:00:02')
-    assert (progress.eval_done, progress.eval_total) == (5, 13)
-    # Without a terminal (no bars), one line per epoch.
-    lines = [line for line in capsys.readouterr().out.splitlines() if 'epoch' in line]
-    assert [line.split(':')[0].strip() for line in lines] == ['epoch 1/2', 'epoch 2/2']
+            hook.after_train_iter(runner, it - 1, outputs=dict(loss=torch.tensor(2.3 - it / 10)))
+            assert hook.done == epoch * 3 + it
+        hook.after_train_epoch(runner)
+    hook.after_train(runner)
+    assert hook.total == 6
+    assert [(e, n) for e, n, _, _ in epochs] == [(1, 2), (2, 2)]
+    assert epochs[-1][2] == pytest.approx(2.0)  # the epoch's last loss
+    hook.before_test(runner)
+    for batch in range(5):
+        hook.after_test_iter(runner, batch)
+    assert (hook.done, hook.total) == (5, 13)
+    # Shared, not copied, by the Runner's deep copy of its config.
+    import copy
+    assert copy.deepcopy(dict(custom_hooks=[hook]))['custom_hooks'][0] is hook
 
 
 def test_translation_agreement_of_known_maps():
-    from ms_plugin.visualization import translation_agreement
     frames, grid, cell = 3, 6, 4
     masks = np.zeros((frames, grid * cell, grid * cell), np.float32)
     motion = torch.zeros(frames, 3, grid, grid)
@@ -239,19 +257,24 @@ def test_translation_agreement_of_known_maps():
 
 
 def test_flops_count_the_model_as_trained(tmp_path, monkeypatch):
-    """get_flops gets the demo's frame count and the user's --cfg-options, as training does."""
-    commands = []
+    """The FLOP count gets the demo's frame count and the user's --cfg-options, as training."""
+    calls = {}
 
-    def fake_run(cmd, log_file, env, on_line=None):
-        commands.append(cmd)
-        return 'FLOPs: 1.5 GFLOPs\nparams: 11.2 M'
+    def fake_train_and_test(config, work_dir, seed, options, hook):
+        calls['train'] = options
+        return dict(checkpoint='x.pth', train_minutes=0.1, top1=0.5, top5=1.0)
 
-    monkeypatch.setattr(demo, 'run', fake_run)
+    def fake_complexity(config, shape, options, log_file):
+        calls['flops'] = (shape, options)
+        return dict(gflops=1.5, mparams=11.2)
+
+    monkeypatch.setattr(demo, 'train_and_test', fake_train_and_test)
+    monkeypatch.setattr(demo, 'complexity', fake_complexity)
     args = _args(tmp_path, '--cfg-options', 'model.cls_head.dropout_ratio=0.2')
-    result = demo.complexity(demo.MODELS['tsm'][1], args, str(tmp_path / 'f.log'), {}, 'tsm')
-    assert result == dict(gflops=1.5, mparams=11.2)
-    cmd = commands[0]
-    options = cmd[cmd.index('--cfg-options') + 1:]
-    assert 'model.backbone.num_segments=4' in options  # _args: 4 frames
-    assert options[-1] == 'model.cls_head.dropout_ratio=0.2'
-    assert cmd[cmd.index('--shape') + 1:cmd.index('--shape') + 6] == ['1', '4', '3', '32', '32']
+    stages = demo.Stages(['data', 'TSM-R18'])
+    result = demo.run_model('tsm', args, str(tmp_path / 'data'), stages)
+    assert result['gflops'] == 1.5 and result['top1'] == 0.5
+    shape, options = calls['flops']
+    assert shape == (1, 4, 3, 32, 32)  # _args: 4 frames of 32x32
+    assert 'model.backbone.num_segments=4' in options
+    assert options[-1] == calls['train'][-1] == 'model.cls_head.dropout_ratio=0.2'

@@ -20,7 +20,7 @@ Examples::
 """
 import argparse
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -28,12 +28,10 @@ from mmengine.config import DictAction
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
 from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
-                            check_config, check_input, check_output_dir, config_test_pipeline,
-                            exit_on_entry_error, load_clip, one_view_pipeline)
-from ms_plugin.apis.motion import clip_motion, motion_modules
+                            check_config, check_input, check_output_dir, exit_on_entry_error)
+from ms_plugin.apis.motion import video_motion, write_motion
 from ms_plugin.utils.checkpoint import CheckpointError
-from ms_plugin.visualization import (ANIMATION_SUFFIXES, IMAGE_SUFFIXES, motion_animation,
-                                     motion_figure, write_images)
+from ms_plugin.visualization import ANIMATION_SUFFIXES, IMAGE_SUFFIXES
 
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES + ANIMATION_SUFFIXES
 RANDOM_INIT_NOTE = 'random initialisation (no --checkpoint): these maps are not learned'
@@ -71,11 +69,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def pair_titles(frame_inds: List[int]) -> List[str]:
-    """``'a → b'`` for each pair of sampled frames."""
-    return [f'{a} \u2192 {b}' for a, b in zip(frame_inds[:-1], frame_inds[1:])]
-
-
 def check_args(args: argparse.Namespace) -> None:
     """One-line errors for the paths and the output type, before any model is built."""
     check_config(args.config)
@@ -96,42 +89,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         model, cfg = build_recognizer(args.config, args.checkpoint, device=args.device,
                                       cfg_options=args.cfg_options, warn_random=False)
-        modules = motion_modules(model)
-        name = args.module or next(iter(modules))
-        if name not in modules:
-            raise EntryError(f'--module {name}: the model has MotionSqueeze modules '
-                             f'{sorted(modules)}; pass one of these')
-        num_frames = int(modules[name].num_segments)
-        clip = load_clip(args.input, one_view_pipeline(config_test_pipeline(cfg), num_frames))
+        result, titles = video_motion(model, cfg, args.input, args.module)
     except CheckpointError as err:
         raise EntryError(f'cannot load {err}') from err
     except (VideoError, ValueError) as err:
         raise SystemExit(f'error: {err}') from err
-    if len(clip.frames) != num_frames:
-        raise SystemExit(f'error: the one-view test pipeline gave {len(clip.frames)} frames but '
-                         f'the model takes {num_frames} (num_segments); check the config\'s '
-                         'SampleFrames (clip_len x num_clips)')
-    result = clip_motion(model, clip.frames, name)
-    titles = pair_titles(clip.frame_inds if len(clip.frame_inds) == num_frames else
-                         list(range(num_frames)))
-    kwargs = dict(max_displacement=result.max_displacement, max_magnitude=args.max_magnitude,
-                  titles=titles, interpolation=args.interpolation,
-                  title=f'{osp.basename(args.input)}: {name} '
-                  f'({osp.splitext(osp.basename(args.config))[0]})',
-                  note=None if args.checkpoint else RANDOM_INIT_NOTE)
     if args.save_motion:
         np.savez(args.save_motion, motion=result.motion.numpy(), frames=result.frames,
-                 max_displacement=result.max_displacement, module=name)
-    if osp.splitext(args.out)[1].lower() in ANIMATION_SUFFIXES:
-        images = motion_animation(result.frames, result.motion, progress=True, **kwargs)
-    else:
-        images = motion_figure(result.frames, result.motion, progress=len(titles) >= 8,
-                               **kwargs)
-    write_images(args.out, images, fps=args.fps)
-    count = len(images) if isinstance(images, list) else 1
-    shape = (images[0] if isinstance(images, list) else images).shape
-    print(f'wrote {args.out}: {shape[1]}x{shape[0]} px, {count} image(s), module {name}, '
-          f'{len(titles)} frame pairs' + ('' if args.checkpoint else ', random initialisation'))
+                 max_displacement=result.max_displacement, module=result.module)
+    count, shape = write_motion(
+        result, titles, args.out, fps=args.fps, max_magnitude=args.max_magnitude,
+        interpolation=args.interpolation, title=f'{osp.basename(args.input)}: {result.module} '
+        f'({osp.splitext(osp.basename(args.config))[0]})',
+        note=None if args.checkpoint else RANDOM_INIT_NOTE)
+    print(f'wrote {args.out}: {shape[1]}x{shape[0]} px, {count} image(s), module '
+          f'{result.module}, {len(titles)} frame pairs' +
+          ('' if args.checkpoint else ', random initialisation'))
     return 0
 
 

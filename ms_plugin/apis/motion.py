@@ -5,17 +5,22 @@ MS module, removed when its block ends); :func:`clip_motion` runs a model on
 one clip inside it, as testing does, and :func:`render_motion` draws the
 result with :mod:`ms_plugin.visualization`.
 """
-from typing import Dict, NamedTuple, Optional
+import os.path as osp
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
 from mmaction.structures import ActionDataSample
+from mmengine.config import Config
 from torch import Tensor, nn
 
 from ..models import capture_motion, motion_squeeze_modules
-from ..visualization import motion_figure
+from ..visualization import (ANIMATION_SUFFIXES, motion_animation, motion_figure,
+                             write_images)
+from .clip import config_test_pipeline, load_clip, one_view_pipeline
 
-__all__ = ['ClipMotion', 'clip_motion', 'motion_modules', 'render_motion']
+__all__ = ['ClipMotion', 'clip_motion', 'motion_modules', 'render_motion', 'video_motion',
+           'write_motion']
 
 
 class ClipMotion(NamedTuple):
@@ -132,3 +137,63 @@ def render_motion(model: nn.Module, clip: Tensor, module: Optional[str] = None,
     result = clip_motion(model, clip, module)
     kwargs.setdefault('max_displacement', result.max_displacement)
     return motion_figure(result.frames, result.motion, **kwargs)
+
+
+def video_motion(model: nn.Module, cfg: Config, video: str, module: Optional[str] = None
+                 ) -> Tuple[ClipMotion, List[str]]:
+    """The motion of one view of ``video``, sampled as ``cfg``'s test pipeline samples it.
+
+    Args:
+        model (nn.Module): The built recognizer of ``cfg``.
+        cfg (Config): Its config (the test pipeline, cut to one view of the
+            module's ``num_segments`` frames: :func:`~.clip.one_view_pipeline`).
+        video (str): A video file or a folder of frames.
+        module (str, optional): The MotionSqueeze module. Defaults to the first.
+
+    Returns:
+        tuple: The :class:`ClipMotion`, and one title per frame pair naming
+        the sampled frames (``'3 → 5'``).
+
+    Raises:
+        ValueError: Unknown module, or a pipeline that gives another frame count.
+        VideoError: A video that cannot be read.
+    """
+    modules = motion_modules(model)
+    name = next(iter(modules)) if module is None else module
+    if name not in modules:
+        raise ValueError(f'--module {name}: the model has MotionSqueeze modules '
+                         f'{sorted(modules)}; pass one of these')
+    num_frames = int(modules[name].num_segments)
+    clip = load_clip(video, one_view_pipeline(config_test_pipeline(cfg), num_frames))
+    if len(clip.frames) != num_frames:
+        raise ValueError(f'the one-view test pipeline gave {len(clip.frames)} frames but the '
+                         f'model takes {num_frames} (num_segments); check the config\'s '
+                         'SampleFrames (clip_len x num_clips)')
+    inds = clip.frame_inds if len(clip.frame_inds) == num_frames else list(range(num_frames))
+    titles = [f'{a} \u2192 {b}' for a, b in zip(inds[:-1], inds[1:])]
+    return clip_motion(model, clip.frames, name), titles
+
+
+def write_motion(result: ClipMotion, titles: List[str], out: str, fps: float = 2.0,
+                 **kwargs) -> Tuple[int, Tuple[int, ...]]:
+    """Write the figure (``.png``/``.jpg``) or animation (``.gif``/``.mp4``/``.avi``).
+
+    Args:
+        result (ClipMotion): What :func:`video_motion` returns.
+        titles (list[str]): One per frame pair.
+        out (str): The file; its suffix picks the kind.
+        fps (float): Animation frames per second. Defaults to 2.
+        **kwargs: ``max_magnitude``, ``interpolation``, ``title``, ``note``
+            (see :func:`ms_plugin.visualization.draw_motion_figure`).
+
+    Returns:
+        tuple: The number of images written and the shape of one.
+    """
+    kwargs.update(max_displacement=result.max_displacement, titles=titles)
+    if osp.splitext(out)[1].lower() in ANIMATION_SUFFIXES:
+        images = motion_animation(result.frames, result.motion, progress=True, **kwargs)
+    else:
+        images = [motion_figure(result.frames, result.motion, progress=len(titles) >= 8,
+                                **kwargs)]
+    write_images(out, images if len(images) > 1 else images[0], fps=fps)
+    return len(images), images[0].shape
