@@ -16,7 +16,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 export OMP_NUM_THREADS ?= 2
 export PYTHONWARNINGS ?= ignore::UserWarning,ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv test demo test-oldest test-newest test-all clean-venv
+.PHONY: venv test demo test-oldest test-newest test-all clean-venv gpu-check
 
 venv: $(STAMP)
 
@@ -37,6 +37,14 @@ DEMO_ARGS ?=
 demo:
 	@test -f $(STAMP) || $(MAKE) --no-print-directory venv
 	$(VENV)/bin/python tools/demo.py $(DEMO_ARGS)
+
+# The CUDA checks in one table, under 5 minutes on a GPU (tools/analysis/gpu_check.py);
+# without CUDA it stops with one line, `make gpu-check GPU_CHECK_ARGS=--allow-cpu`
+# runs the same steps on the CPU with tiny shapes.
+GPU_CHECK_ARGS ?=
+gpu-check:
+	@test -f $(STAMP) || $(MAKE) --no-print-directory venv
+	$(VENV)/bin/python tools/analysis/gpu_check.py $(GPU_CHECK_ARGS)
 
 # The oldest stack: Python 3.8, torch 2.1.2 (requirements/oldest.txt).
 .venvs/oldest/.installed: requirements/oldest.txt setup.cfg pyproject.toml
