@@ -9,28 +9,35 @@ interleaved so that load changes hit every timing alike):
 - the eval forward of the TSM and the TSM+MS backbone after the deploy step
   ``ms_plugin.models.fuse_conv_bn`` (what ``tools/test.py --fuse-conv-bn``
   runs), and their ratio;
-- the correlation op (``ms_plugin.ops.local_correlation``) against the naive
-  shift-and-multiply loop, on ``frames - 1`` pairs of 64-channel maps;
-- with ``--parts``, the parts of the MS forward: reduction, correlation,
-  kernel-soft-argmax and transform;
+- the correlation op against the naive loop, on ``frames - 1`` pairs;
+- with ``--parts``, the parts of the MS forward;
 - with ``--onnx``, the cost of MS in ONNX Runtime: the TSM backbone (the same
   ResNet without MS modules) and the TSM+MS backbone exported the same way
   (one clip, fixed shape), both run on ``--onnx-threads`` intra-op threads;
 - with ``--onnx-profile``, ONNX Runtime's profile of the TSM+MS backbone: the
-  kernel time of the MS module's nodes, per operator type, against the rest.
+  kernel time of the MS module's nodes, per operator type, against the rest;
+- with ``--memory``, what autograd keeps for backward (unique storages,
+  parameters and inputs included) in the backbone and in its MS module;
+- with ``--reference-repo PATH`` (a clone of github arunos728/MotionSqueeze,
+  read at run time by ``ms_plugin.utils.authors_ms``), the authors' MS
+  module against this one, same features and weights, fwd and fwd+bwd.
 
 Example::
 
-    OMP_NUM_THREADS=2 python tools/analysis/benchmark_ms.py --repeats 15 --parts
+    OMP_NUM_THREADS=2 python tools/analysis/benchmark_ms.py --repeats 15 --parts --memory
     python tools/analysis/benchmark_ms.py --threads 2 --onnx --repeats 15
+    python tools/analysis/benchmark_ms.py --threads 2 --reference-repo ~/MotionSqueeze
 """
 import argparse
-import platform
-import statistics
-import time
-from typing import Callable, List
+import copy
+import os
+import tempfile
+from typing import Callable
 
 import torch
+
+from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_medians,
+                                       ort_kernel_times, saved_tensor_bytes)
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,20 +64,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--onnx-exporter', choices=('auto', 'torchscript', 'dynamo'),
                         default='auto', help='exporter of both backbones (auto: the '
                         'TorchScript one, the dynamo one if that fails). Defaults to auto')
+    parser.add_argument('--memory', action='store_true',
+                        help='also print what autograd keeps for backward, backbone and MS')
+    parser.add_argument('--reference-repo', metavar='PATH',
+                        help='also time the authors\' MS module, read from this clone of '
+                        'github arunos728/MotionSqueeze (resnet_TSM.py)')
     return parser.parse_args()
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
 
 
 def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -81,20 +80,13 @@ def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
-def median_ms(values: List[float]) -> float:
-    return statistics.median(values) * 1000
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what platform knows."""
-    try:
-        with open('/proc/cpuinfo') as file:
-            for line in file:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def allpairs_copy(backbone: torch.nn.Module) -> torch.nn.Module:
+    """An eval copy whose MS modules use the exportable correlation (the same values)."""
+    from ms_plugin.models import motion_squeeze_modules
+    module = copy.deepcopy(backbone).eval()
+    for ms in motion_squeeze_modules(module).values():
+        ms.correlation_impl = 'allpairs'
+    return module
 
 
 def onnx_ms_profile(backbone: torch.nn.Module, clip: torch.Tensor,
@@ -107,55 +99,29 @@ def onnx_ms_profile(backbone: torch.nn.Module, clip: torch.Tensor,
     layout conversions ONNX Runtime adds around convs (``Reorder*``) carry no
     module name and count as the backbone's.
     """
-    import collections
-    import copy
-    import json
-    import os
-    import tempfile
-
-    import onnxruntime as ort
     from ms_plugin.deployment import export_onnx
     from ms_plugin.models import fuse_conv_bn
 
-    module = fuse_conv_bn(copy.deepcopy(backbone).eval())
+    module = fuse_conv_bn(allpairs_copy(backbone))
+    runs = args.warmup + args.repeats  # the profile holds every run, warm-up included
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, 'tsm_ms.onnx')
         export_onnx(module, clip.cpu(), path, dynamo=False, dynamic_batch=False,
                     input_name='clip', output_name='feat')
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.onnx_threads
-        options.enable_profiling = True
-        options.profile_file_prefix = os.path.join(folder, 'profile')
-        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
-        inputs = {'clip': clip.cpu().numpy()}
-        for _ in range(args.warmup + args.repeats):
-            session.run(None, inputs)
-        with open(session.end_profiling()) as file:
-            events = json.load(file)
-    ms_ops = collections.Counter()
-    others = 0.0
-    runs = args.warmup + args.repeats
-    for event in events:  # kernel times (ms per run) of every run, warm-up included
-        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
-            ms_per_run = event['dur'] / 1000 / runs
-            if '/ms_layer' in event['name']:
-                ms_ops[event['args']['op_name']] += ms_per_run
-            else:
-                others += ms_per_run
+        ms_ops, others = ort_kernel_times(path, {'clip': clip.cpu().numpy()}, runs,
+                                          args.onnx_threads, '/ms_layer')
     total = sum(ms_ops.values())
-    convs = sum(t for op, t in ms_ops.items() if 'Conv' in op) + ms_ops['Add']
+    convs = sum(t for op, t in ms_ops.items() if 'Conv' in op) + ms_ops.get('Add', 0.0)
     print(f'ONNX Runtime profile of the TSM+MS backbone (fuse_conv_bn, TorchScript exporter, '
           f'correlation_impl=allpairs, input {tuple(clip.shape)}, {args.onnx_threads} '
           f'threads, {runs} runs): MS nodes {total:.2f} ms of kernel time per run, '
           f'{100 * total / others:.2f}% of the other nodes\' {others:.1f} ms; its convs and '
           f'residual sum alone {convs:.2f} ms ({100 * convs / others:.2f}%); by operator '
-          'type: ' + ', '.join(f'{op} {t:.2f} ms' for op, t in ms_ops.most_common()))
+          'type: ' + ', '.join(f'{op} {t:.2f} ms' for op, t in ms_ops.items()))
 
 
 def onnx_comparison(args: argparse.Namespace) -> None:
     """Time the TSM and the TSM+MS backbone in ONNX Runtime and print MS's cost."""
-    import tempfile
-
     import onnxruntime as ort
     from ms_plugin.deployment import export_onnx, ort_session
     from ms_plugin.models.backbones import ResNetTSM_MS
@@ -176,18 +142,13 @@ def onnx_comparison(args: argparse.Namespace) -> None:
         # The MS backbone first: if it needs the dynamo exporter, TSM gets it too.
         for name in ('tsm_ms', 'tsm'):
             path = f'{folder}/{name}.onnx'
-            dynamo = export_onnx(backbones[name], clip, path, dynamo=dynamo,
+            dynamo = export_onnx(allpairs_copy(backbones[name]), clip, path, dynamo=dynamo,
                                  dynamic_batch=False, input_name='clip', output_name='feat')
             sessions[name] = ort_session(path, args.onnx_threads)
-    inputs = clip.numpy()
-    times = {name: [] for name in sessions}
-    for i in range(args.warmup + args.repeats):
-        for name, session in sessions.items():
-            start = time.perf_counter()
-            session.run(None, {'clip': inputs})
-            if i >= args.warmup:
-                times[name].append(time.perf_counter() - start)
-    med = {name: median_ms(values) for name, values in times.items()}
+    inputs = {'clip': clip.numpy()}
+    med = interleaved_medians({name: (lambda: None, lambda s=session: s.run(None, inputs))
+                               for name, session in sessions.items()},
+                              args.repeats, args.warmup)
     print(f'ONNX Runtime {ort.__version__}, {args.onnx_threads} intra-op threads, CPU: '
           f'{cpu_name()}; {"dynamo" if dynamo else "TorchScript"} exporter (torch '
           f'{torch.__version__}); medians of {args.repeats} interleaved repeats')
@@ -198,6 +159,44 @@ def onnx_comparison(args: argparse.Namespace) -> None:
           f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% |')
 
 
+def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Tensor) -> None:
+    """What autograd keeps for backward (train mode): backbone, MS module, MS's largest parts."""
+    backbone.train()
+    out = backbone(clip)
+    total = saved_tensor_bytes(out[-1] if isinstance(out, (tuple, list)) else out).total
+    del out
+    ms = saved_tensor_bytes(backbone.ms_layer2(feat.clone().requires_grad_(True)))
+    print(f'saved for backward (train mode; unique storages, parameters and inputs included): '
+          f'MSNet-R50 backbone {total / MIB:.1f} MiB, its MS module {ms.total / MIB:.1f} MiB '
+          f'({100 * ms.total / total:.2f}%)')
+    print('MS module, by autograd node [shape] MiB: ' + ms.describe(top=10))
+
+
+def authors_cases(args: argparse.Namespace, ms: torch.nn.Module, feat: torch.Tensor,
+                  device: torch.device) -> dict:
+    """This MS module and the authors' (same weights, same features): fwd and fwd+bwd."""
+    from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
+    theirs = load_authors_ms(args.reference_repo, args.frames, device.type)
+    copy_weights_to_authors(ms, theirs)
+    with torch.no_grad():
+        error = (theirs.eval()(feat) - ms.eval()(feat)).abs().max().item()
+    print(f"authors' module loaded from {args.reference_repo} (Matching_layer_mm); largest "
+          f'difference of its output from this one, eval: {error:.2e}')
+    feat_grad = feat.clone().requires_grad_(True)
+    cases = {}
+    for name, module in (('ours', ms), ('authors', theirs)):
+        cases[f'{name}_fwd'] = (module.eval, no_grad(lambda m=module: m(feat)))
+        cases[f'{name}_fwdbwd'] = (module.train, fwd_bwd(module, feat_grad))
+    return cases
+
+
+def no_grad(fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with torch.no_grad():
+            fn()
+    return run
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -205,8 +204,9 @@ def main() -> None:
     import ms_plugin  # noqa: F401  (registers the modules, applies compat fixes)
     from mmengine.logging import MMLogger
     MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter init log
+    from ms_plugin.models import fuse_conv_bn
     from ms_plugin.models.backbones import ResNetTSM_MS
-    from ms_plugin.ops import local_correlation, naive_local_correlation
+    from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -216,8 +216,6 @@ def main() -> None:
     ms = backbone.ms_layer2
     # The deploy step of tools/test.py --fuse-conv-bn, on copies of the same
     # weights with and without the MS module: the inference comparison.
-    import copy
-    from ms_plugin.models import fuse_conv_bn
     fused_ms = fuse_conv_bn(copy.deepcopy(backbone).eval())
     fused_tsm = ResNetTSM_MS(depth=args.depth, num_segments=args.frames, ms_stages=(),
                              pretrained=None, pretrained2d=False).to(device)
@@ -232,22 +230,15 @@ def main() -> None:
     pair_shape = (args.frames - 1, ms.reduce.conv.out_channels) + tuple(feat.shape[2:])
     f1, f2 = torch.randn(pair_shape, device=device), torch.randn(pair_shape, device=device)
 
-    cases = {}
-
-    def no_grad(fn):
-        def run():
-            with torch.no_grad():
-                fn()
-        return run
-
-    cases['fused_tsm_fwd'] = (lambda: None, no_grad(lambda: fused_tsm(clip)))
-    cases['fused_msnet_fwd'] = (lambda: None, no_grad(lambda: fused_ms(clip)))
-    cases['backbone_fwd'] = (lambda: backbone.eval(), no_grad(lambda: backbone(clip)))
-    cases['ms_fwd'] = (lambda: backbone.eval(), no_grad(lambda: ms(feat)))
-    cases['backbone_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(backbone, clip_grad))
-    cases['ms_fwdbwd'] = (lambda: backbone.train(), fwd_bwd(ms, feat_grad))
+    cases = {
+        'fused_tsm_fwd': (lambda: None, no_grad(lambda: fused_tsm(clip))),
+        'fused_msnet_fwd': (lambda: None, no_grad(lambda: fused_ms(clip))),
+        'backbone_fwd': (backbone.eval, no_grad(lambda: backbone(clip))),
+        'ms_fwd': (backbone.eval, no_grad(lambda: ms(feat))),
+        'backbone_fwdbwd': (backbone.train, fwd_bwd(backbone, clip_grad)),
+        'ms_fwdbwd': (backbone.train, fwd_bwd(ms, feat_grad)),
+    }
     if args.parts:
-        from ms_plugin.ops import kernel_soft_argmax
         ms.eval()
         with torch.no_grad():  # the inputs each part sees inside the module
             src, tgt = ms.frame_pairs(feat)
@@ -260,23 +251,16 @@ def main() -> None:
             'part_transform': lambda: feat + ms.transform(motion),
         }
         for name, fn in parts.items():
-            cases[name] = (lambda: backbone.eval(), no_grad(fn))
+            cases[name] = (backbone.eval, no_grad(fn))
     cases['corr_matmul'] = (lambda: None, no_grad(lambda: local_correlation(f1, f2, d)))
     cases['corr_naive'] = (lambda: None, no_grad(lambda: naive_local_correlation(f1, f2, d)))
+    if args.reference_repo:
+        cases.update(authors_cases(args, ms, feat, device))
+    med = interleaved_medians(cases, args.repeats, args.warmup, device,
+                              between=lambda: backbone.zero_grad(set_to_none=True))
 
-    times = {name: [] for name in cases}
-    for i in range(args.warmup + args.repeats):
-        for name, (setup, fn) in cases.items():
-            setup()
-            elapsed = timed(fn, device)
-            if i >= args.warmup:
-                times[name].append(elapsed)
-        backbone.zero_grad(set_to_none=True)
-    med = {name: median_ms(values) for name, values in times.items()}
-
-    print(f'device: {device} ({cpu_name() if device.type == "cpu" else device}), '
-          f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
-          f'medians of {args.repeats} interleaved repeats')
+    print(f'device: {device} ({device_name(device)}), torch {torch.__version__}, threads '
+          f'{torch.get_num_threads()}, medians of {args.repeats} interleaved repeats')
     print(f'MSNet-R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size};'
           f' MS module input {tuple(feat.shape)}')
     print('| measure | backbone (ms) | MS module (ms) | MS share of backbone |')
@@ -297,7 +281,14 @@ def main() -> None:
           f'{pair_shape[3]}, d={d}: row matmuls {med["corr_matmul"]:.2f} ms, naive '
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
           f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
-
+    if args.reference_repo:
+        print("this MS module / the authors' (same features and weights): forward (eval, no "
+              f'grad) {med["ours_fwd"]:.2f} / {med["authors_fwd"]:.2f} ms = '
+              f'{med["ours_fwd"] / med["authors_fwd"]:.3f}x; forward+backward (train) '
+              f'{med["ours_fwdbwd"]:.2f} / {med["authors_fwdbwd"]:.2f} ms = '
+              f'{med["ours_fwdbwd"] / med["authors_fwdbwd"]:.3f}x')
+    if args.memory:
+        memory_report(backbone, clip, feat)
     if args.onnx:
         onnx_comparison(args)
     if args.onnx_profile:
