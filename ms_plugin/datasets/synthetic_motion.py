@@ -17,13 +17,19 @@ JPEG frames ``{:05}.jpg`` with ``{split}_list_rawframes.txt`` (lines
 classes (left and right, clockwise and anticlockwise);
 ``flip_label_map.json`` names them for ``Flip(flip_label_map=...)``.
 
-Rendering is pure numpy (:func:`render_clip`); only the writers need OpenCV.
+The parts: the classes and the speeds and sizes (:mod:`.synthetic_classes`),
+the rendering, pure numpy (:mod:`.synthetic_render`), the writers (this
+module, with OpenCV), and the agreement of a model's motion maps with the
+object's true masks (:mod:`.synthetic_agreement`). This module re-exports
+the first two, so ``from ms_plugin.datasets.synthetic_motion import
+make_clip`` still works.
 """
 import json
 import os
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
+import cv2
 import numpy as np
 
 from ..utils.video import write_video
@@ -51,7 +57,6 @@ def split_labels(seed: int, split: str, num_videos: int,
 def write_rawframes(folder: str, frames: np.ndarray,
                     quality: int = 95) -> None:
     """Write RGB frames [T, H, W, 3] as ``{:05}.jpg`` files, from 00001."""
-    import cv2
     os.makedirs(folder, exist_ok=True)
     for i, frame in enumerate(frames, start=1):
         cv2.imwrite(osp.join(folder, f'{i:05}.jpg'),
