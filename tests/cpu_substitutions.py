@@ -36,15 +36,19 @@ def one_clip_options(config: str) -> List[str]:
     """``--cfg-options`` that test one clip of the config's test pipeline.
 
     TSN-style sampling (``SampleFrames`` with ``clip_len=1``) takes
-    ``num_clips`` segments per clip: only ``twice_sample`` is turned off. Clip
-    sampling (dense or SlowOnly) takes ``num_clips`` windows: one is kept.
+    ``num_clips`` segments per clip: only ``twice_sample`` is turned off.
+    Dense sampling takes its frames at ``num_sample_positions`` places: one is
+    kept. Clip sampling (SlowOnly) takes ``num_clips`` windows: one is kept.
     """
     pipeline = Config.fromfile(config).test_dataloader.dataset.pipeline
     for index, step in enumerate(pipeline):
+        key = f'test_dataloader.dataset.pipeline.{index}'
+        if step['type'] == 'DenseSampleFrames':  # num_clips frames at each of the positions
+            return [f'{key}.num_sample_positions=1']
         if step['type'] == 'SampleFrames' and step.get('clip_len', 1) == 1:
-            return [f'test_dataloader.dataset.pipeline.{index}.twice_sample=False']
-        if step['type'] in ('SampleFrames', 'DenseSampleFrames'):
-            return [f'test_dataloader.dataset.pipeline.{index}.num_clips=1']
+            return [f'{key}.twice_sample=False']
+        if step['type'] == 'SampleFrames':
+            return [f'{key}.num_clips=1']
     return []
 
 

@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
+from ..datasets import DatasetCheckError
 from .preflight import check_annotation_files, download_error_message, refuse_data_root_option
 from ..utils.checkpoint import (CheckpointError, newest_readable_checkpoint, read_checkpoint,
                                 state_dict_mismatch)
@@ -216,6 +217,8 @@ def run_and_tear_down(cfg: Config, action: str):
         if torch_dist.is_initialized():
             torch_dist.barrier()
         return result
+    except DatasetCheckError as err:  # a label beyond num_classes, a flip map that does not fit
+        raise SystemExit(f'error: {err}') from err
     except URLError as err:  # pretrained weights on a machine without internet
         raise SystemExit(download_error_message(cfg, err)) from err
     finally:
