@@ -5,6 +5,7 @@ The fixes are process-wide, so "without the fix" runs in a fresh interpreter
 where this module imports ms_plugin.
 """
 import collections
+import configparser
 import json
 import os
 import pickle
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from mmaction.registry import MODELS
 from mmengine.registry import DefaultScope
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
@@ -125,14 +127,12 @@ def test_mmaction_models_import_fails_without_the_plugin(without_plugin):
 
 
 def test_mmaction_models_imports_with_the_plugin():
-    import mmaction.models  # noqa: F401
-    from mmaction.registry import MODELS
+    import mmaction.models  # noqa: F401  (the import is what is tested)
     assert MODELS.get('TSMHead') is not None
     assert MODELS.get('DRN') is not None
 
 
 def test_building_drn_raises_a_clear_error():
-    from mmaction.registry import MODELS
     if not DRN_MISSING:
         pytest.skip('the installed mmaction2 ships the real DRN')
     with DefaultScope.overwrite_default_scope('mmaction'), \
@@ -189,7 +189,6 @@ def test_limited_getattr_allows_history_buffer_statistics(tmp_path):
 
 # ---------------------------------------------------------------- (d) idempotent
 def test_apply_all_twice_is_harmless(runner_checkpoint):
-    from mmaction.registry import MODELS
     drn_before = MODELS.get('DRN')
     # torch < 2.4 has no allow-list (compat.load_weights_only_kwargs).
     safe_globals = getattr(torch.serialization, 'get_safe_globals', list)
@@ -253,7 +252,6 @@ def test_import_fails_first_with_the_version_line():
 
 
 def test_setup_cfg_states_the_tested_torch_range():
-    import configparser
     cfg = configparser.ConfigParser()
     cfg.read(Path(__file__).parents[1] / 'setup.cfg')
     requires = cfg['options']['install_requires']
