@@ -154,7 +154,19 @@ class MotionSqueezeMixin:
 
     def add_ms_module(self, name: str, in_channels: int, num_segments: int,
                       ms_cfg: Dict, **defaults) -> nn.Module:
-        """Build ``ms_cfg`` (``type`` defaults to ``'MotionSqueeze'``) as attribute ``name``."""
+        """Build ``ms_cfg`` (``type`` defaults to ``'MotionSqueeze'``) as attribute ``name``.
+
+        Args:
+            name (str): Attribute name, ``ms_<stage name>``.
+            in_channels (int): Channels of the stage it follows.
+            num_segments (int): Frames per clip at that stage.
+            ms_cfg (dict): The user's extra arguments; must not set
+                ``in_channels`` or ``num_segments``.
+            **defaults: Arguments that ``ms_cfg`` may override.
+
+        Returns:
+            nn.Module: The module built.
+        """
         fixed = [key for key in STAGE_ARGS if key in ms_cfg]
         if fixed:
             raise ValueError(
