@@ -161,6 +161,23 @@ def test_pretrained_torchvision_resnet_file(tmp_path):
                                source.layer4[1].bn2.running_var)
 
 
+def test_pretrained_file_of_a_compiled_model_and_ema_weights(tmp_path):
+    """timm's reader: torch.compile's ``_orig_mod.`` prefix goes, the plain
+    ``state_dict`` is read rather than EMA weights saved beside it."""
+    torch.manual_seed(0)
+    source = timm.create_model('resnet18')
+    randomize_norms(source)
+    state = source.state_dict()
+    path = str(tmp_path / 'compiled.pth')
+    torch.save(dict(state_dict={f'_orig_mod.{k}': v for k, v in state.items()},
+                    state_dict_ema={k: torch.zeros_like(v) for k, v in state.items()}), path)
+    backbone = TimmTSM_MS('resnet18', num_segments=2)
+    missing, _ = backbone.load_pretrained(path)
+    assert missing and all(k.startswith('ms_stage2.') for k in missing)
+    torch.testing.assert_close(backbone.model.layer3[0].bn1.running_mean,
+                               state['layer3.0.bn1.running_mean'], rtol=0, atol=0)
+
+
 def test_pretrained_wrong_file_is_a_clear_error(tmp_path):
     path = str(tmp_path / 'wrong.pth')
     torch.save(timm.create_model('resnet18').state_dict(), path)
