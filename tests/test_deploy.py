@@ -16,7 +16,8 @@ import yaml
 from conftest import VENV_BIN, write_clip_frames, write_frame_folder, write_mp4
 from mmengine.logging import MMLogger
 
-from ms_plugin.apis import (RandomWeightsWarning, VideoError, build_recognizer, pipeline_frames,
+from ms_plugin.apis import (RandomWeightsWarning, VideoError, build_recognizer,
+                            config_test_pipeline, load_clip, one_view_pipeline, pipeline_frames,
                             views_and_size)
 from ms_plugin.deployment import (WholeRecognizer, dynamo_supported, export_onnx,
                                   max_relative_error, reference_scores)
@@ -269,6 +270,34 @@ def test_pipeline_frames_reads_video_and_folder_alike(clip):
     assert from_video.dtype == torch.float32 and 0 <= from_video.min() and from_video.max() <= 255
     # mp4 and JPEG compress differently; the frames are the same scenes.
     assert (from_video - from_folder).abs().mean() < 20
+
+
+def test_build_recognizer_names_the_converter_for_an_authors_checkpoint(tmp_path,
+                                                                        tiny_checkpoint):
+    state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
+    authors = {f'module.base_model.{key}': value for key, value in state.items()}
+    torch.save({'state_dict': authors}, tmp_path / 'authors.pth.tar')
+    with pytest.raises(ValueError, match='convert_official_ckpt.py'):
+        build_recognizer(str(TINY_VIDEO_CONFIG), str(tmp_path / 'authors.pth.tar'))
+    model, _ = build_recognizer(str(TINY_VIDEO_CONFIG), str(tiny_checkpoint))
+    assert not model.training
+    torch.testing.assert_close(model.state_dict(), state)
+
+
+def test_one_view_clip_of_video_and_folder_alike(clip):
+    """The test pipeline cut to one view (no twice_sample, CenterCrop for ThreeCrop)."""
+    _, cfg = _tiny_model()
+    frames = TINY_SHAPE[0] // 6  # 2 clips x 3 crops in the full pipeline
+    pipeline = one_view_pipeline(config_test_pipeline(cfg), frames)
+    assert not any(step.get('twice_sample') for step in pipeline)
+    assert not any(step['type'] == 'ThreeCrop' for step in pipeline)
+    from_video = load_clip(str(clip / 'clip.mp4'), pipeline)
+    from_folder = load_clip(str(clip / 'frames'), pipeline)
+    assert from_video.frames.shape == from_folder.frames.shape == (frames, 3, 32, 32)
+    assert from_video.frame_inds == from_folder.frame_inds
+    assert len(from_video.frame_inds) == frames and from_video.frame_inds == sorted(
+        from_video.frame_inds)
+    assert (from_video.frames - from_folder.frames).abs().mean() < 20
 
 
 @pytest.mark.parametrize('make,message', [
