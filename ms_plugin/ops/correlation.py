@@ -21,6 +21,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
+from .tables import allpairs_index, window
+
 __all__ = ['l2_normalize', 'local_correlation', 'local_correlation_backward',
            'naive_local_correlation',
            'displacement_grid', 'accumulation_dtype', 'CORRELATION_IMPLS']
@@ -65,22 +67,6 @@ def _check_pair(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int) -> No
                          f'got {max_displacement!r}.')
 
 
-def _window(h: int, w: int, d: int,
-            device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Target row and column of every (position, displacement), and whether it is inside.
-
-    Returns:
-        tuple[Tensor, Tensor, Tensor]: ``y + dy`` ``[H, 1, 2d+1, 1]``,
-        ``x + dx`` ``[1, W, 1, 2d+1]`` and the boolean mask
-        ``[H, W, 2d+1, 2d+1]`` of the displacements that stay inside the map.
-    """
-    offsets = torch.arange(-d, d + 1, device=device)
-    ys = torch.arange(h, device=device).view(h, 1, 1, 1) + offsets.view(1, 1, -1, 1)
-    xs = torch.arange(w, device=device).view(1, w, 1, 1) + offsets.view(1, 1, 1, -1)
-    inside = ((ys >= 0) & (ys < h)) & ((xs >= 0) & (xs < w))  # [H, W, 2d+1, 2d+1]
-    return ys, xs, inside
-
-
 def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
     """``'strided'``: one batched product over blocks of rows of the stacked maps.
 
@@ -114,7 +100,7 @@ def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Te
     corr = prod.as_strided((n, h // rows, rows, w, p, p),
                            (h * w * run, rows * w * run, w * run + w, run + 1, w, 1))
     # [H, W, 2d+1, 2d+1] -> [H/rows, rows, W, 2d+1, 2d+1]
-    inside = _window(h, w, d, f1.device)[2].view(h // rows, rows, w, p, p)
+    inside = window(h, w, d, f1.device)[2].view(h // rows, rows, w, p, p)
     corr = torch.where(inside, corr, corr.new_zeros(()))  # contiguous
     # [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (a view) [N, K, H, W]
     return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)
@@ -127,11 +113,9 @@ def _allpairs_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.T
     src = f1.reshape(n, c, h * w).transpose(1, 2)  # [N, C, H, W] -> [N, H*W, C]
     tgt = f2.reshape(n, c, h * w)  # [N, C, H, W] -> [N, C, H*W]
     pairs = torch.bmm(src, tgt)  # [N, H*W (source), H*W (target)]
-    ys, xs, inside = _window(h, w, d, f1.device)
-    target = ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)  # [H, W, 2d+1, 2d+1], clamped
+    inside = window(h, w, d, f1.device)[2]  # [H, W, 2d+1, 2d+1]
     # Flat index of (source s, target t) in [N, H*W*H*W]: s * H*W + t.
-    source = torch.arange(h * w, device=f1.device).view(h, w, 1, 1)
-    index = (source * (h * w) + target).reshape(-1)  # [H*W*K]
+    index = allpairs_index(h, w, d, f1.device)  # [H*W*K]
     corr = pairs.reshape(n, h * w * h * w).index_select(1, index)  # [N, H*W*K]
     corr = corr.view(n, h, w, p * p) * inside.view(h, w, p * p).to(corr.dtype)  # [N, H, W, K]
     return corr.permute(0, 3, 1, 2)  # [N, H, W, K] -> (a view) [N, K, H, W]
@@ -210,7 +194,7 @@ def local_correlation_backward(grad: torch.Tensor, f1: torch.Tensor, f2: torch.T
     # [N, C, H, pitch] -> [C, N*H*pitch] -> (padded) -> [blocks, C, run] (a view)
     tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * pitch), (margin, margin))
     runs = tgt.unfold(1, run, step).transpose(0, 1)
-    inside = _window(h, w, d, grad.device)[2].view(h // rows, rows, w, p, p)
+    inside = window(h, w, d, grad.device)[2].view(h // rows, rows, w, p, p)
     grad_prod = grad.new_zeros(blocks, step, run)
     # [blocks, step, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view, no overlap)
     grad_prod.as_strided((n, h // rows, rows, w, p, p),

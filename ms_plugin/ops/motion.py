@@ -25,7 +25,7 @@ class _CorrelationSoftArgmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, f1: torch.Tensor, f2: torch.Tensor, d: int, sigma: float,
                 temperature: float, mode: str, impl: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        corr = local_correlation(f1, f2, d, impl).relu()  # [N, K, H, W]
+        corr = local_correlation(f1, f2, d, impl).relu_()  # [N, K, H, W], a new tensor
         displacement, confidence = kernel_soft_argmax(corr, d, sigma, temperature, mode)
         ctx.save_for_backward(f1, f2)
         ctx.args = (d, sigma, temperature, mode, impl)
@@ -36,7 +36,7 @@ class _CorrelationSoftArgmax(torch.autograd.Function):
         f1, f2 = ctx.saved_tensors
         d, sigma, temperature, mode, impl = ctx.args
         with torch.autocast(device_type=f1.device.type, enabled=False):
-            corr = local_correlation(f1, f2, d, impl).relu()  # [N, K, H, W], recomputed
+            corr = local_correlation(f1, f2, d, impl).relu_()  # [N, K, H, W], recomputed
             grad = soft_argmax_backward(corr, grad_displacement, grad_confidence, d, sigma,
                                         temperature, mode)  # [N, H, W, K]
             # ReLU: the gradient passes where its output is positive.

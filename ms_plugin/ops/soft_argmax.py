@@ -4,7 +4,8 @@ from typing import Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from .correlation import accumulation_dtype, displacement_grid
+from .correlation import accumulation_dtype
+from .tables import gaussian_table, unit_grid
 
 __all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'SOFT_ARGMAX_MODES']
 
@@ -61,7 +62,7 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         # [N, K, H, W] -> [N, H, W, K]: a free view for local_correlation's output.
         scores = corr.permute(0, 2, 3, 1).to(acc)
         # Displacements in units of d, so the expectation lands in [-1, 1].
-        grid = _unit_grid(d, acc, corr.device)  # [2, K]
+        grid = unit_grid(d, acc, corr.device)  # [2, K]
         confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
@@ -86,7 +87,7 @@ def _logit_factor_and_floor(scores: torch.Tensor, confidence: torch.Tensor, best
     """
     if mode == 'kernel':
         # Row k* of the table is the Gaussian centred on displacement k*.
-        table = _gaussian_table(d, sigma, scores.dtype, scores.device) * temperature  # [K, K]
+        table = gaussian_table(d, sigma, temperature, scores.dtype, scores.device)  # [K, K]
         factor = F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
     else:
         factor = temperature
@@ -105,7 +106,9 @@ def _probabilities(scores: torch.Tensor, confidence: torch.Tensor, best: torch.T
                    sigma: float, temperature: float, mode: str) -> torch.Tensor:
     """The softmax over displacements, ``[N, H, W, K]``, of ``'kernel'`` or ``'plain'``."""
     factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma, temperature, mode)
-    return torch.softmax((scores * factor).clamp(min=floor), dim=-1)  # [N, H, W, K]
+    # In place on the temporaries (autograd keeps what it needs): no new buffers.
+    logits = factor.mul_(scores) if torch.is_tensor(factor) else scores * factor
+    return torch.softmax(logits.clamp_(min=floor), dim=-1)  # [N, H, W, K]
 
 
 def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
@@ -145,29 +148,7 @@ def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
         logits = scores * factor  # [N, H, W, K]
         prob = torch.softmax(logits.clamp(min=floor), dim=-1)
         # expectation: [N, 2, H, W] -> [N, H, W, 2] x [2, K] -> [N, H, W, K]
-        grad_prob = grad_displacement.permute(0, 2, 3, 1).to(acc) @ _unit_grid(d, acc, corr.device)
+        grad_prob = grad_displacement.permute(0, 2, 3, 1).to(acc) @ unit_grid(d, acc, corr.device)
         grad_logits = prob * (grad_prob - (prob * grad_prob).sum(dim=-1, keepdim=True))
         # clamp(min=floor) passes the gradient where logits >= floor.
         return grad + torch.where(logits >= floor, grad_logits * factor, grad_logits.new_zeros(()))
-
-
-def _gaussian_table(d: int, sigma: float, dtype: torch.dtype,
-                    device: torch.device) -> torch.Tensor:
-    """``exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and displacement k.
-
-    Returns:
-        Tensor: ``[(2d+1)**2, (2d+1)**2]``. The kernel is separable, so the
-        table is the outer product of the 1-D one with itself (rows and
-        columns ordered as the correlation channels, dy outer). Built per call:
-        it is small, and a constant when traced or exported.
-    """
-    p = 2 * d + 1
-    offsets = torch.arange(p, device=device, dtype=dtype)
-    gauss = torch.exp(-(offsets.view(-1, 1) - offsets.view(1, -1)) ** 2 / (2 * sigma ** 2))
-    # [dy*, dy] x [dx*, dx] -> [dy*, dx*, dy, dx] -> [K (centre), K]
-    return (gauss.view(p, 1, p, 1) * gauss.view(1, p, 1, p)).reshape(p * p, p * p)
-
-
-def _unit_grid(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """:func:`displacement_grid` in units of ``d``, so expectations land in ``[-1, 1]``."""
-    return displacement_grid(d, device=device, dtype=dtype) / d
