@@ -125,3 +125,19 @@ def test_relu_saving_mask_is_relu_and_keeps_a_mask():
     grad, = torch.autograd.grad((out * weights).sum(), x)
     expected, = torch.autograd.grad((torch.relu(x) * weights).sum(), x)
     assert torch.equal(grad, expected)
+
+
+def test_a_trace_records_the_chains_operators():
+    # The TorchScript ONNX exporter and MMEngine's FLOP counter trace the model:
+    # they must see the matrix products, not one opaque Python node.
+    f1 = torch.randn(2, 8, 6, 5, requires_grad=True)
+    f2 = torch.randn(2, 8, 6, 5)
+
+    def motion(a, b):
+        disp, conf = correlation_soft_argmax(a, b, 2, 2.0, 10.0)
+        return relu_saving_mask(disp), conf
+
+    graph = torch.jit.trace(motion, (f1, f2), check_trace=False).graph
+    kinds = {node.kind() for node in graph.nodes()}
+    assert 'aten::bmm' in kinds and 'aten::matmul' in kinds and 'aten::relu' in kinds
+    assert 'prim::PythonOp' not in kinds

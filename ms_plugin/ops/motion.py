@@ -25,8 +25,7 @@ class _CorrelationSoftArgmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, f1: torch.Tensor, f2: torch.Tensor, d: int, sigma: float,
                 temperature: float, mode: str, impl: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        corr = local_correlation(f1, f2, d, impl).relu_()  # [N, K, H, W], a new tensor
-        displacement, confidence = kernel_soft_argmax(corr, d, sigma, temperature, mode)
+        displacement, confidence = _chain(f1, f2, d, sigma, temperature, mode, impl)
         ctx.save_for_backward(f1, f2)
         ctx.args = (d, sigma, temperature, mode, impl)
         return displacement, confidence
@@ -47,6 +46,13 @@ class _CorrelationSoftArgmax(torch.autograd.Function):
         return grad_f1.to(f1.dtype), grad_f2.to(f2.dtype), None, None, None, None, None
 
 
+def _chain(f1: torch.Tensor, f2: torch.Tensor, d: int, sigma: float, temperature: float,
+           mode: str, impl: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The forward: correlation, ReLU, (kernel-)soft-argmax."""
+    corr = local_correlation(f1, f2, d, impl).relu_()  # [N, K, H, W], a new tensor
+    return kernel_soft_argmax(corr, d, sigma, temperature, mode)
+
+
 def correlation_soft_argmax(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
                             sigma: float = 5.0, temperature: float = 100.0,
                             mode: str = 'kernel',
@@ -56,7 +62,11 @@ def correlation_soft_argmax(f1: torch.Tensor, f2: torch.Tensor, max_displacement
     The same values as the two functions called in turn (the same
     computation runs), with a backward that recomputes the correlation
     instead of keeping the correlation-sized tensors of the chain. Autograd
-    sees one op; an exporter or ``torch.compile`` sees the chain's operators.
+    sees one op. ``torch.compile`` and the dynamo exporter trace into it; a
+    TorchScript trace (the TorchScript ONNX exporter, MMEngine's FLOP
+    counter) would record it as one opaque Python node, so while tracing the
+    chain's operators are recorded themselves: the same forward, called
+    directly, with autograd's usual backward.
 
     Args:
         f1 (Tensor): Source features ``[N, C, H, W]`` (L2-normalised by the caller).
@@ -73,5 +83,7 @@ def correlation_soft_argmax(f1: torch.Tensor, f2: torch.Tensor, max_displacement
         tuple[Tensor, Tensor]: displacement ``[N, 2, H, W]`` (dx, dy in units
         of ``d``) and confidence ``[N, 1, H, W]``, in the dtype of ``f1``.
     """
+    if torch.jit.is_tracing():
+        return _chain(f1, f2, max_displacement, sigma, temperature, mode, impl)
     return _CorrelationSoftArgmax.apply(f1, f2, max_displacement, sigma, temperature, mode,
                                         impl)

@@ -24,7 +24,9 @@ def relu_saving_mask(x: torch.Tensor) -> torch.Tensor:
     Autograd's ReLU keeps its output for backward. Where nothing else keeps
     that output (e.g. a branch that only feeds a residual sum), keeping the
     boolean mask ``out > 0`` instead frees it: a quarter of the memory for
-    float32. The values and gradients are those of ``torch.relu``.
+    float32. The values and gradients are those of ``torch.relu``, which a
+    TorchScript trace (ONNX export, FLOP counting) records instead of the
+    opaque Python node of a custom autograd function.
 
     Args:
         x (Tensor): Any shape.
@@ -32,4 +34,6 @@ def relu_saving_mask(x: torch.Tensor) -> torch.Tensor:
     Returns:
         Tensor: The shape and dtype of ``x``.
     """
+    if torch.jit.is_tracing():
+        return torch.relu(x)
     return _ReLUSavingMask.apply(x)
