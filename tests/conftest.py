@@ -246,7 +246,8 @@ def user_root(tmp_path_factory) -> Path:
 @pytest.fixture
 def user_env(user_root) -> Dict[str, str]:
     """Environment for commands run in :func:`user_root`: :func:`subprocess_env`, the
-    offline weights' ``TORCH_HOME``, and proxies that refuse every download at once."""
+    offline weights' ``TORCH_HOME``, proxies that refuse every download at once, and
+    two CPU threads."""
     env = subprocess_env()
     env['TORCH_HOME'] = str(user_root.parent / 'torch_home')
     for key in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'):
@@ -254,4 +255,6 @@ def user_env(user_root) -> Dict[str, str]:
     env.pop('no_proxy', None)
     env.pop('NO_PROXY', None)
     env['HF_HUB_OFFLINE'] = '1'
+    # The R50 runs here are the slowest of the suite and run one at a time: both cores.
+    env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = '2'
     return env
