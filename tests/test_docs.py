@@ -146,4 +146,7 @@ def test_documented_commands_run(block, user_root, user_env):
                           stderr=subprocess.STDOUT)
     assert proc.returncode == 0, (f'{block.name} ran as:\n{script}\n'
                                   f'exited with {proc.returncode}:\n{proc.stdout[-5000:]}')
+    if 'mim ' not in script:  # mim itself imports pkg_resources before any plugin loads
+        for warning in ('MultiScaleDeformableAttention', 'pkg_resources'):
+            assert warning not in proc.stdout, f'{block.name} printed a {warning} warning'
     _ran.update(commands)
