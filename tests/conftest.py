@@ -211,7 +211,9 @@ def write_offline_weights(torch_home: Path, user_root: Path) -> None:
         resnet = torchvision.models.resnet50().state_dict()
         mobilenet = {f'backbone.{key}': value for key, value in
                      MODELS.build(dict(type='MobileNetV2')).state_dict().items()}
+        # MMAction2's SlowOnly config names torchvision's newer ResNet-50 file by URL.
         for spec, state in (('torchvision://resnet50', resnet),
+                            ('https://download.pytorch.org/models/resnet50-11ad3fa6.pth', resnet),
                             ('mmcls://mobilenet_v2', dict(state_dict=mobilenet))):
             path = Path(offline_weights_path(spec))
             path.parent.mkdir(parents=True, exist_ok=True)
