@@ -11,8 +11,10 @@
 * :mod:`.export`: the ONNX export of a config's recognizer and its check.
 
 Imported by their module path, because they load matplotlib or tqdm:
-:mod:`.motion` (a model's motion maps of one clip, and their figure) and
-:mod:`.progress` (a progress-bar hook).
+:mod:`.motion` (a model's motion maps of one clip, and their figure),
+:mod:`.progress` (a progress-bar hook of the Runner), and what ``make demo``
+runs: :mod:`.demo_data` (its dataset, written once and reused) and
+:mod:`.demo_run` (training, testing, counting and drawing in one process).
 """
 from .cli import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, EntryError, check_config,
                   check_input, check_output_dir, exit_on_entry_error)
