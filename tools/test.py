@@ -13,16 +13,15 @@ Examples::
     tools/dist_test.sh CONFIG CKPT 8
 """
 import argparse
-import os
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 # Before any config is read or checkpoint loaded: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (CFG_OPTIONS_HELP, LAUNCHERS, check_config, check_input,
-                            exit_on_entry_error, merge_test_args, run_and_tear_down,
-                            setup_cpu_distributed)
+from ms_plugin.apis import (add_launch_arguments, check_config, check_input,
+                            exit_on_entry_error, merge_test_args, parse_launch_args,
+                            run_and_tear_down, setup_cpu_distributed)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -42,7 +41,6 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         '--fuse-conv-bn', action='store_true',
         help='fold BatchNorms into their convs after loading the checkpoint (faster '
         'inference, same results up to float rounding; ms_plugin.models.fuse_conv_bn)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
     parser.add_argument(
         '--show-dir', help='save visualized predictions under this folder')
     parser.add_argument(
@@ -52,13 +50,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2,
         help='seconds each window stays open with --show. Defaults to 2')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='job launcher (see tools/train.py --help)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_arguments(parser)
+    return parse_launch_args(parser, argv)
 
 
 @exit_on_entry_error

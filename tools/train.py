@@ -25,15 +25,14 @@ Examples::
     tools/dist_train.sh CONFIG 8                          # torchrun, 8 processes
 """
 import argparse
-import os
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 # Before any config is read or model built: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, check_config,
-                            choose_resume_checkpoint, exit_on_entry_error, merge_train_args,
+from ms_plugin.apis import (add_launch_arguments, check_config, choose_resume_checkpoint,
+                            exit_on_entry_error, merge_train_args, parse_launch_args,
                             run_and_tear_down, setup_cpu_distributed)
 
 DESCRIPTION = (
@@ -66,14 +65,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument(
         '--deterministic', action='store_true',
         help='deterministic cuDNN (slower, reproducible)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help=LAUNCHER_HELP)
-    # torch.distributed.launch passes --local-rank (older torch: --local_rank).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_arguments(parser)
+    return parse_launch_args(parser, argv)
 
 
 @exit_on_entry_error

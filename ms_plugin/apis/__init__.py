@@ -16,8 +16,9 @@ Imported by their module path, because they load matplotlib or tqdm:
 runs: :mod:`.demo_data` (its dataset, written once and reused) and
 :mod:`.demo_run` (training, testing, counting and drawing in one process).
 """
-from .cli import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, EntryError, check_config,
-                  check_input, check_output_dir, exit_on_entry_error)
+from .cli import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, EntryError, add_launch_arguments,
+                  check_config, check_input, check_output_dir, exit_on_entry_error,
+                  parse_launch_args)
 from .clip import (Clip, VideoError, config_test_dataset, config_test_pipeline, load_clip,
                    one_view_pipeline, pipeline_frames, read_frame_folder, views_and_size)
 from .launch import setup_cpu_distributed
@@ -28,7 +29,8 @@ from .runner import (build_runner, choose_resume_checkpoint, default_work_dir,
 
 __all__ = [
     'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
-    'check_input', 'check_output_dir', 'exit_on_entry_error', 'setup_cpu_distributed',
+    'check_input', 'check_output_dir', 'exit_on_entry_error', 'add_launch_arguments',
+    'parse_launch_args', 'setup_cpu_distributed',
     'build_runner', 'choose_resume_checkpoint', 'default_work_dir', 'merge_test_args',
     'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down', 'Clip',
     'VideoError', 'config_test_dataset', 'config_test_pipeline', 'load_clip',

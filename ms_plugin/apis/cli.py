@@ -4,6 +4,7 @@ Every tool checks the paths it is given before any heavy work (building a
 model, exporting, decoding) and stops with one line that names the path and
 what to do, and exit status 2, the same in every tool.
 """
+import argparse
 import functools
 import os
 import os.path as osp
@@ -11,8 +12,10 @@ import sys
 import tempfile
 from typing import Callable, Optional
 
+from mmengine.config import DictAction
+
 __all__ = [
-    'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
+    'add_launch_arguments', 'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
     'check_input', 'check_output_dir', 'exit_on_entry_error'
 ]
 
@@ -28,6 +31,22 @@ CFG_OPTIONS_HELP = (
     'Quote the value and leave no spaces inside it.')
 # The exit status of a refused command line (argparse uses 2 too).
 ENTRY_ERROR_STATUS = 2
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options``, ``--launcher`` and the ``--local-rank`` that launchers pass."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help=LAUNCHER_HELP)
+    # torch.distributed.launch passes --local-rank (older torch: --local_rank).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def parse_launch_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv``; a launcher's ``--local-rank`` becomes ``LOCAL_RANK`` (MMEngine reads it)."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 class EntryError(Exception):
