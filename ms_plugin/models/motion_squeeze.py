@@ -9,7 +9,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
-                   correlation_soft_argmax, l2_normalize, relu_saving_mask)
+                   correlation_motion, l2_normalize, relu_saving_mask)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'ReLUSavingMask', 'motion_squeeze_modules',
            'capture_motion']
@@ -217,10 +217,9 @@ class MotionSqueeze(BaseModule):
         with torch.autocast(device_type=src.device.type, enabled=False):
             # Correlation, ReLU and soft-argmax; backward recomputes the
             # correlation rather than keep four correlation-sized tensors.
-            disp, conf = correlation_soft_argmax(src, tgt, self.max_displacement, self.sigma,
-                                                 self.temperature, self.soft_argmax,
-                                                 self.correlation_impl)
-        motion = torch.cat([disp, conf], dim=1)  # [N*(T-1), 3, H, W]
+            motion = correlation_motion(src, tgt, self.max_displacement, self.sigma,
+                                        self.temperature, self.soft_argmax,
+                                        self.correlation_impl)  # [N*(T-1), 3, H, W]
         motion = motion.view(-1, self.num_segments - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
         # The last frame has no successor: it repeats the last pair's map.
         motion = torch.cat([motion, motion[:, -1:]], dim=1)  # -> [N, T, 3, H, W]

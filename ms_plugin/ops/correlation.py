@@ -188,7 +188,8 @@ def local_correlation_backward(grad: torch.Tensor, f1: torch.Tensor, f2: torch.T
     blocks, step = n * h // rows, rows * pitch
     run = (rows + 2 * d) * pitch + 2 * d
     margin = d * pitch + d
-    f1, f2 = (F.pad(f.to(grad.dtype), (0, pitch - w)) for f in (f1, f2))  # [N, C, H, pitch]
+    f1 = F.pad(f1.to(grad.dtype), (0, pitch - w))  # [N, C, H, W] -> [N, C, H, pitch]
+    f2 = F.pad(f2.to(grad.dtype), (0, pitch - w))
     # [N, C, H, pitch] -> [N, H, pitch, C] -> [blocks, step, C]
     src = f1.permute(0, 2, 3, 1).reshape(blocks, step, c)
     # [N, C, H, pitch] -> [C, N*H*pitch] -> (padded) -> [blocks, C, run] (a view)

@@ -1,6 +1,8 @@
 """A ReLU that keeps a one-byte mask for backward instead of its four-byte output."""
 import torch
 
+from .tables import recording_a_graph
+
 __all__ = ['relu_saving_mask']
 
 
@@ -25,8 +27,8 @@ def relu_saving_mask(x: torch.Tensor) -> torch.Tensor:
     that output (e.g. a branch that only feeds a residual sum), keeping the
     boolean mask ``out > 0`` instead frees it: a quarter of the memory for
     float32. The values and gradients are those of ``torch.relu``, which a
-    TorchScript trace (ONNX export, FLOP counting) records instead of the
-    opaque Python node of a custom autograd function.
+    TorchScript trace (ONNX export, FLOP counting) or ``torch.compile``
+    records instead of the opaque Python node of a custom autograd function.
 
     Args:
         x (Tensor): Any shape.
@@ -34,6 +36,6 @@ def relu_saving_mask(x: torch.Tensor) -> torch.Tensor:
     Returns:
         Tensor: The shape and dtype of ``x``.
     """
-    if torch.jit.is_tracing():
+    if recording_a_graph():
         return torch.relu(x)
     return _ReLUSavingMask.apply(x)
