@@ -56,6 +56,11 @@ HMDB51_NAMES = ['April_09_brush_hair_u_nm_np1_ba_goo_0',
                 'Tom_&_Jerry_brush_hair_f_nm_np1_le_bad_2']
 
 
+def full_label_list(names: List[str], num_classes: int = 174) -> List[str]:
+    """The official label files list all 174 classes: ``names`` first, then stand-ins."""
+    return names + [f'Doing something {i}' for i in range(len(names), num_classes)]
+
+
 def _clip(index: int) -> List:
     return write_clip_frames(index % 3, NUM_FRAMES, FRAME_SIZE, seed=index)
 
@@ -110,7 +115,7 @@ def write_sthv1(root: Path) -> None:
             '\n'.join(lines) + '\n')
     (base / 'annotations' / 'something-something-v1-test.csv').write_text('1004\n')
     (base / 'annotations' / 'something-something-v1-labels.csv').write_text(
-        '\n'.join(STHV1_LABELS) + '\n')
+        '\n'.join(full_label_list(STHV1_LABELS)) + '\n')
 
 
 def write_sthv2(root: Path) -> None:
@@ -131,7 +136,7 @@ def write_sthv2(root: Path) -> None:
     (base / 'annotations' / 'something-something-v2-test.json').write_text(
         json.dumps([dict(id='2004')]))
     (base / 'annotations' / 'something-something-v2-labels.json').write_text(
-        json.dumps({name: str(i) for i, name in enumerate(STHV2_TEMPLATES)}))
+        json.dumps({name: str(i) for i, name in enumerate(full_label_list(STHV2_TEMPLATES))}))
 
 
 def write_kinetics400(root: Path) -> None:
