@@ -137,18 +137,21 @@ def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
     with torch.autocast(device_type=corr.device.type, enabled=False):
         scores = corr.permute(0, 2, 3, 1).to(acc)  # [N, K, H, W] -> [N, H, W, K]
         confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
-        # max: the confidence's gradient goes to the argmax.
         # [N, 1, H, W] -> [N, H, W, 1]
-        grad = torch.zeros_like(scores).scatter_(
-            -1, best, grad_confidence.permute(0, 2, 3, 1).to(acc))
+        grad_confidence = grad_confidence.permute(0, 2, 3, 1).to(acc)
         if mode == 'hard' or d == 0:  # the displacement does not depend on corr
-            return grad
+            # max: the confidence's gradient goes to the argmax.
+            return torch.zeros_like(scores).scatter_(-1, best, grad_confidence)
         factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma,
                                                 temperature, mode)
         logits = scores * factor  # [N, H, W, K]
-        prob = torch.softmax(logits.clamp(min=floor), dim=-1)
-        # expectation: [N, 2, H, W] -> [N, H, W, 2] x [2, K] -> [N, H, W, K]
-        grad_prob = grad_displacement.permute(0, 2, 3, 1).to(acc) @ unit_grid(d, acc, corr.device)
-        grad_logits = prob * (grad_prob - (prob * grad_prob).sum(dim=-1, keepdim=True))
         # clamp(min=floor) passes the gradient where logits >= floor.
-        return grad + torch.where(logits >= floor, grad_logits * factor, grad_logits.new_zeros(()))
+        clamped = logits < floor
+        prob = torch.softmax(logits.clamp_(min=floor), dim=-1)
+        # expectation: [N, 2, H, W] -> [N, H, W, 2] x [2, K] -> [N, H, W, K]
+        grad = grad_displacement.permute(0, 2, 3, 1).to(acc) @ unit_grid(d, acc, corr.device)
+        # softmax: prob * (grad - sum(prob * grad)), then the factor, all in place.
+        grad = grad.sub_((prob * grad).sum(dim=-1, keepdim=True)).mul_(prob).mul_(factor)
+        # max: the confidence's gradient goes to the argmax.
+        grad = torch.where(clamped, grad.new_zeros(()), grad)  # faster than masked_fill_ on CPU
+        return grad.scatter_add_(-1, best, grad_confidence)
