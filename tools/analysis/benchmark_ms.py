@@ -159,7 +159,8 @@ def onnx_comparison(args: argparse.Namespace) -> None:
           f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% |')
 
 
-def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Tensor) -> None:
+def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Tensor,
+                  depth: int) -> None:
     """What autograd keeps for backward (train mode): backbone, MS module, MS's largest parts."""
     backbone.train()
     out = backbone(clip)
@@ -167,7 +168,7 @@ def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Ten
     del out
     ms = saved_tensor_bytes(backbone.ms_layer2(feat.clone().requires_grad_(True)))
     print(f'saved for backward (train mode; unique storages, parameters and inputs included): '
-          f'MSNet-R50 backbone {total / MIB:.1f} MiB, its MS module {ms.total / MIB:.1f} MiB '
+          f'MSNet-R{depth} backbone {total / MIB:.1f} MiB, its MS module {ms.total / MIB:.1f} MiB '
           f'({100 * ms.total / total:.2f}%)')
     print('MS module, by autograd node [shape] MiB: ' + ms.describe(top=10))
 
@@ -288,7 +289,7 @@ def main() -> None:
               f'{med["ours_fwdbwd"]:.2f} / {med["authors_fwdbwd"]:.2f} ms = '
               f'{med["ours_fwdbwd"] / med["authors_fwdbwd"]:.3f}x')
     if args.memory:
-        memory_report(backbone, clip, feat)
+        memory_report(backbone, clip, feat, args.depth)
     if args.onnx:
         onnx_comparison(args)
     if args.onnx_profile:
