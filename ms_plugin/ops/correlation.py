@@ -209,11 +209,12 @@ def local_correlation_backward(grad: torch.Tensor, f1: torch.Tensor, f2: torch.T
     # Run b covers padded target positions b*step .. b*step + run - 1: sum the
     # runs back chunk by chunk, chunk j of run b landing on chunk b + j.
     chunks = -(-run // step)
-    # [blocks, C, run] -> [blocks, C, chunks*step] -> [blocks, C, chunks, step]
-    grad_runs = F.pad(grad_runs, (0, chunks * step - run)).view(blocks, c, chunks, step)
     grad_tgt = grad.new_zeros(c, blocks + chunks - 1, step)
     for j in range(chunks):
-        grad_tgt[:, j:j + blocks] += grad_runs[:, :, j].transpose(0, 1)
+        width = min(step, run - j * step)  # the last chunk may be shorter
+        # [blocks, C, width] -> [C, blocks, width]
+        grad_tgt[:, j:j + blocks, :width] += grad_runs[:, :, j * step:j * step + width].transpose(
+            0, 1)
     # [C, (blocks + chunks - 1)*step] -> [C, N, H, pitch] -> [C, N, H, W] -> [N, C, H, W]
     grad_tgt = grad_tgt.view(c, -1)[:, margin:margin + n * h * pitch].view(c, n, h, pitch)
     return grad_src, grad_tgt[..., :w].transpose(0, 1)
