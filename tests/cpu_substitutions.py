@@ -64,7 +64,9 @@ def substitute(command: str, root: Path) -> str:
         command = MIM_GPUS.sub('--gpus 0', command)
     command = LAST_EPOCH.sub('epoch_1.pth', command)
     words = command.split()
-    configs = [word for word in words if word.startswith('configs/') and word.endswith('.py')]
+    # The config: the first .py argument after the tool (or after `mim train/test mmaction`).
+    configs = [word for word in words[1:] if word.endswith('.py') and not word.startswith(
+        ('tools/', '$'))]
     training = re.search(r'tools/(dist_|slurm_)?train\.(py|sh)|mim train', command)
     testing = re.search(r'tools/(dist_|slurm_)?test\.(py|sh)|mim test', command)
     if configs and (training or testing):
