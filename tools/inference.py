@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
 from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
@@ -76,6 +77,7 @@ def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional
 def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video: str,
                 threads: Optional[int]) -> np.ndarray:
     cfg = load_config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmaction'))  # the pipeline's transforms
     try:
         session = ort_session(onnx_file, threads)
     except Exception as err:  # onnxruntime raises its own error types
