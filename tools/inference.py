@@ -19,13 +19,16 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
+# First: its warning filters must precede mmengine's imports (mmengine.logging
+# imports pkg_resources), then the stack fixes and the plugin's models.
+import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
+
 import numpy as np
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
+from ms_plugin.apis import (RandomWeightsWarning, CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
                             check_config, check_input, config_test_pipeline, exit_on_entry_error,
                             load_config, pipeline_frames)
 from ms_plugin.deployment import onnx_input_shape, ort_session, reference_scores, run_onnx
@@ -68,7 +71,7 @@ def top_k(scores: np.ndarray, k: int) -> List[Tuple[int, float]]:
 def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional[dict],
                    video: str) -> np.ndarray:
     with warnings.catch_warnings():
-        warnings.simplefilter('always')
+        warnings.simplefilter('always', RandomWeightsWarning)
         model, cfg = build_recognizer(config, checkpoint, cfg_options=cfg_options)
     frames = pipeline_frames(video, config_test_pipeline(cfg))
     return reference_scores(model, frames[None])[0].numpy()

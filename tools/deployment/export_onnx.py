@@ -25,12 +25,15 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
+# First: its warning filters must precede mmengine's imports (mmengine.logging
+# imports pkg_resources), then the stack fixes and the plugin's models.
+import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
+
 import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, check_config, check_input,
+from ms_plugin.apis import (RandomWeightsWarning, CFG_OPTIONS_HELP, EntryError, check_config, check_input,
                             check_output_dir, exit_on_entry_error)
 from ms_plugin.apis.export import export_recognizer, onnx_errors
 from ms_plugin.utils.checkpoint import CheckpointError
@@ -75,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check_output_dir(osp.dirname(osp.abspath(args.out)), '--out folder')
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     with warnings.catch_warnings():
-        warnings.simplefilter('always')  # the random-weights warning is shown every time
+        warnings.simplefilter('always', RandomWeightsWarning)  # shown every time
         try:
             result = export_recognizer(args.config, args.checkpoint, args.out,
                                        shape=args.shape, cfg_options=args.cfg_options,
