@@ -204,9 +204,9 @@ def write_offline_weights(torch_home: Path, user_root: Path) -> None:
 
     from ms_plugin.apis.weights import offline_weights_path
 
-    os.environ['TORCH_HOME'] = str(torch_home)  # offline_weights_path reads the hub dir
+    hub_dir = torch.hub.get_dir()
     try:
-        torch.hub.set_dir(str(torch_home / 'hub'))
+        torch.hub.set_dir(str(torch_home / 'hub'))  # offline_weights_path reads the hub dir
         torch.manual_seed(0)
         resnet = torchvision.models.resnet50().state_dict()
         mobilenet = {f'backbone.{key}': value for key, value in
@@ -222,8 +222,7 @@ def write_offline_weights(torch_home: Path, user_root: Path) -> None:
         timm_file.parent.mkdir(parents=True, exist_ok=True)
         torch.save(timm.create_model('mobilenetv3_large_100').state_dict(), timm_file)
     finally:
-        os.environ.pop('TORCH_HOME')
-        torch.hub.set_dir(os.path.join(os.path.expanduser('~'), '.cache', 'torch', 'hub'))
+        torch.hub.set_dir(hub_dir)
 
 
 @pytest.fixture(scope='session')
