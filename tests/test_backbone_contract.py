@@ -234,7 +234,7 @@ def test_frozen_stages_freeze_the_stem_and_stages_but_not_the_ms_modules(name):
 
 @pytest.mark.parametrize('name', REGISTERED)
 def test_a_deep_copy_runs_its_own_ms_modules(name):
-    """EMA hooks deep-copy the model; the copy's MS hooks must use the copy's modules."""
+    """EMA hooks deep-copy the model; the copy's stages must run the copy's modules."""
     model = build(name).train()  # batch statistics: features of a useful scale
     twin = copy.deepcopy(model)
     x = inputs(name)

@@ -30,8 +30,8 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
     weight and bias with its running statistics, and replaced by
     ``nn.Identity``. Unlike it, only plain ``BatchNorm2d``/``SyncBatchNorm``
     are folded, a conv behind MMAction2's ``TemporalShift`` is folded too, and
-    each conv stays the same object, so hooks on it (the temporal shift of
-    ``TimmTSM_MS``) keep working.
+    each conv stays the same object, so code run around its forward (the
+    temporal shift of ``TimmTSM_MS``) keeps running.
 
     The result equals the unfused model in eval mode, up to float rounding;
     it cannot be trained any more. Use it for testing and deployment

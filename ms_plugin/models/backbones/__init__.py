@@ -1,7 +1,8 @@
 """Backbones with MotionSqueeze modules, registered in ``mmaction.registry.MODELS``.
 
 - ``ms_mixin``: the one mechanism: a family declares its stages, the mixin
-  builds, names (``ms_<stage name>``) and runs (forward hooks) the MS modules;
+  builds, names (``ms_<stage name>``) and runs (after the stage's own
+  forward, ``forward_wraps``) the MS modules;
 - ``resnet_tsm_ms``, ``mobilenet_v2_tsm_ms``, ``resnet3d_ms``: MMAction2's
   TSM ResNet, TSM MobileNetV2 and 3D ResNets with MS modules;
 - ``timm_tsm_ms``: any timm CNN as a TSM backbone with MS modules, with

@@ -2,8 +2,9 @@
 
 A backbone family declares its stages (:class:`StageSpec`: name, module,
 channels, frames); :class:`MotionSqueezeMixin` builds the MS modules for the
-chosen stages, names them ``ms_<stage name>``, and runs each one as a forward
-hook on its stage's module, so the family keeps its parent's ``forward``.
+chosen stages, names them ``ms_<stage name>``, and runs each one right after
+its stage's module (:func:`run_after_forward`), so the family keeps its
+parent's ``forward``.
 """
 import contextlib
 import functools
@@ -14,6 +15,8 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmaction.registry import MODELS
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
+
+from .forward_wraps import run_after_forward
 
 __all__ = ['MotionSqueezeMixin', 'StageSpec', 'check_stage_indices', 'motion_squeeze_clips']
 
@@ -108,9 +111,11 @@ class MotionSqueezeMixin:
     layers exist. For each chosen stage the MS module becomes the backbone's
     attribute ``ms_<stage name>`` (not a wrapper around the stage, so the
     backbone's own checkpoint keys keep their names and a stock checkpoint
-    loads with only the MS keys missing), and a forward hook on the stage's
-    module replaces its output by the MS module's (input plus motion
-    features). The family's ``forward`` stays its parent's.
+    loads with only the MS keys missing), and the stage's module passes its
+    output through the MS module (input plus motion features) before
+    returning it (:func:`~.forward_wraps.run_after_forward`, not a hook,
+    which ``torch.compile`` on torch 2.1 would skip). The family's
+    ``forward`` stays its parent's.
 
     The family provides ``with_cp`` and ``norm_eval`` attributes.
     """
@@ -149,8 +154,8 @@ class MotionSqueezeMixin:
                     'to correlate adjacent frames. Choose an earlier stage or a longer clip.')
             name = MS_PREFIX + spec.name
             self.add_ms_module(name, spec.channels, spec.frames, self.ms_cfg, **defaults)
-            self.get_submodule(spec.module).register_forward_hook(
-                functools.partial(self._ms_hook, name))
+            run_after_forward(self.get_submodule(spec.module),
+                              functools.partial(self.after_stage, name))
 
     def add_ms_module(self, name: str, in_channels: int, num_segments: int,
                       ms_cfg: Dict, **defaults) -> nn.Module:
@@ -182,10 +187,9 @@ class MotionSqueezeMixin:
         return module
 
     # ------------------------------------------------------------ running
-    def _ms_hook(self, name: str, stage: nn.Module, args: tuple,
-                 output: torch.Tensor) -> torch.Tensor:
-        """Forward hook on a stage: its output plus the MS module's motion features."""
-        return self.run_ms_module(name, output, self.with_cp)
+    def after_stage(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """What a stage's module returns: its output ``x`` through MS module ``name``."""
+        return self.run_ms_module(name, x, self.with_cp)
 
     def run_ms_module(self, name: str, x: torch.Tensor, with_cp: bool = False) -> torch.Tensor:
         """Apply MS module ``name`` to a stage's output, 2D or 3D.

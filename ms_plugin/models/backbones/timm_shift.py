@@ -1,20 +1,14 @@
-"""TSM's temporal shift added to the residual blocks of any timm CNN, by hooks."""
+"""TSM's temporal shift added to the residual blocks of any timm CNN."""
 import functools
 import re
 from typing import List, Optional, Tuple
 
-import torch
 import torch.nn as nn
 
 from ...ops.temporal_shift import temporal_shift
+from .forward_wraps import run_before_forward
 
 __all__ = ['add_temporal_shift', 'find_blocks']
-
-
-def _shift_hook(num_segments: int, shift_div: int, module: nn.Module,
-                args: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor, ...]:
-    """Forward pre-hook: temporally shift the first input of ``module``."""
-    return (temporal_shift(args[0], num_segments, shift_div), *args[1:])
 
 
 def _block_patterns(model: nn.Module) -> List[str]:
@@ -78,11 +72,11 @@ def add_temporal_shift(model: nn.Module, model_name: str, num_segments: int,
         raise ValueError(f'timm model {model_name!r} has no group_matcher to name its '
                          'blocks; pass shift=False.')
     names = []
-    hook = functools.partial(_shift_hook, num_segments, shift_div)
+    shift = functools.partial(temporal_shift, num_segments=num_segments, shift_div=shift_div)
     for name, block in find_blocks(model):
         conv = _first_conv(block)
         if conv is not None:
-            conv.register_forward_pre_hook(hook)
+            run_before_forward(conv, shift)  # not a hook: torch.compile 2.1 skips those
             names.append(name)
     if not names:
         raise ValueError(f'Found no blocks with a convolution in {model_name!r} to '

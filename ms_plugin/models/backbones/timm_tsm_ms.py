@@ -39,11 +39,11 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
       stage receives input + motion features. ``with_cp`` recomputes the MS
       modules in the backward pass.
 
-    Both are forward hooks on timm's modules, so any model that timm builds
+    Both run around timm's modules (not as hooks), so any model that timm builds
     with ``feature_info``, ``forward_intermediates`` and ``group_matcher``
     works (ResNets, MobileNetV3, EfficientNets, ConvNeXts, RegNets, ...).
     timm's gradient checkpointing (``set_grad_checkpointing``) is refused:
-    it calls the stages' children directly and would skip the MS hooks.
+    it calls the stages' children directly and would skip the MS modules.
 
     Args:
         model_name (str): A timm model name, e.g. ``'mobilenetv3_large_100'``.
@@ -97,8 +97,6 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.model_name = model_name
         self.num_segments = num_segments
-        self.shift = shift
-        self.shift_div = shift_div
         self.pretrained = pretrained
         self.norm_eval = norm_eval
         self.with_cp = with_cp
@@ -120,6 +118,8 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
 
         self.build_motion_squeeze(self._default_ms_stages() if ms_stages is None else ms_stages,
                                   ms_cfg)
+        self.shift = shift
+        self.shift_div = shift_div
         self.shifted_blocks = (add_temporal_shift(self.model, model_name, num_segments, shift_div)
                                if shift else [])
         self.frozen_stages = (-1 if frozen_stages < 0 else check_stage_indices(
@@ -232,7 +232,7 @@ class TimmTSM_MS(MotionSqueezeMixin, BaseModule):
                 f'num_segments={self.num_segments}; got shape {tuple(x.shape)}. Check '
                 "num_segments against the pipeline's clip_len * num_clips.")
         if getattr(self.model, 'grad_checkpointing', False):
-            raise RuntimeError('timm gradient checkpointing bypasses the MS hooks on the stages; '
+            raise RuntimeError('timm gradient checkpointing skips the MS modules of the stages; '
                                'call model.set_grad_checkpointing(False).')
         return self.model.forward_intermediates(
             x, indices=[self.out_stage], stop_early=True, intermediates_only=True)[-1]
