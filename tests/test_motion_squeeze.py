@@ -256,8 +256,8 @@ def _plain_autograd_forward(module, x):
     for block in module.transform:
         out = block.depthwise(out)
         out = block.pointwise.bn(block.pointwise.conv(out))
-        out = torch.relu(out) if block is module.transform[-1] else block.pointwise.activate(out)
-    return x + out
+        out = out if block is module.transform[-1] else block.pointwise.activate(out)
+    return x + torch.relu(out)
 
 
 def test_memory_saving_backward_gives_autograds_gradients():
@@ -275,16 +275,15 @@ def test_memory_saving_backward_gives_autograds_gradients():
 
 
 def test_backward_keeps_no_correlation_sized_tensor():
-    from ms_plugin.models.motion_squeeze import ReLUSavingMask
     from ms_plugin.utils.profiling import saved_tensor_bytes
     module = MotionSqueeze(64, 4, max_displacement=3)
-    assert isinstance(module.transform[-1].pointwise.activate, ReLUSavingMask)
+    assert module.relu_in_sum and not module.transform[-1].pointwise.with_activation
     x = torch.randn(8, 64, 10, 10, requires_grad=True)
     kept = saved_tensor_bytes(module(x))
     shapes = [shape for _, shape, _ in kept.by_node]
     assert not any(49 in shape for shape in shapes), shapes  # (2d+1)**2 displacements
     # The last ReLU's output (in_channels x H x W floats) is kept as a 1-byte mask.
-    masks = [size for node, _, size in kept.by_node if node.endswith('MaskBackward')]
+    masks = [size for node, _, size in kept.by_node if node.endswith('ReLUAddBackward')]
     assert masks == [x.numel()]
     plain = saved_tensor_bytes(_plain_autograd_forward(module, x.clone()))
     # Less by four correlation volumes (6 pairs x 49 x 10 x 10 floats) and 3 bytes a value.

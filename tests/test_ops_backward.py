@@ -1,9 +1,9 @@
-"""The ops that keep little for backward: correlation_soft_argmax and relu_saving_mask."""
+"""The ops that keep little for backward: correlation_soft_argmax and relu_add_."""
 import pytest
 import torch
 
 from ms_plugin.ops import (correlation_soft_argmax, kernel_soft_argmax, local_correlation,
-                           local_correlation_backward, relu_saving_mask, soft_argmax_backward)
+                           local_correlation_backward, relu_add_, soft_argmax_backward)
 from ms_plugin.utils.profiling import saved_tensor_bytes
 
 SHAPES = [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((1, 2, 3, 3), 5), ((1, 2, 4, 1), 2),
@@ -115,16 +115,48 @@ def test_compiles_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f2.grad).all()
 
 
-def test_relu_saving_mask_is_relu_and_keeps_a_mask():
+def _branch(shape, dtype=torch.float32):
+    """A leaf and the non-leaf pre-activation made from it (``relu_add_`` writes into it)."""
+    leaf = torch.randn(shape, dtype=dtype, requires_grad=True)
+    return leaf, leaf * 1
+
+
+def test_relu_add_is_the_sum_in_place_and_keeps_a_mask():
     x = torch.randn(4, 8, 5, 5, requires_grad=True)
-    out = relu_saving_mask(x)
-    assert torch.equal(out, torch.relu(x))
+    leaf, y = _branch(x.shape)
+    expected_out = torch.relu(y.detach()) + x.detach()
+    out = relu_add_(y, x)
+    assert out is y and torch.equal(out, expected_out)
     kept = saved_tensor_bytes(out)
-    assert kept.total == x.numel() and kept.by_node[0][0].endswith('MaskBackward')  # bool
+    mask = [size for node, _, size in kept.by_node if node.endswith('ReLUAddBackward')]
+    assert mask == [y.numel()]  # one byte per element
     weights = torch.randn_like(x)
-    grad, = torch.autograd.grad((out * weights).sum(), x)
-    expected, = torch.autograd.grad((torch.relu(x) * weights).sum(), x)
-    assert torch.equal(grad, expected)
+    grads = torch.autograd.grad((out * weights).sum(), (x, leaf))
+    expected = torch.autograd.grad(((torch.relu(leaf * 1) + x) * weights).sum(), (x, leaf))
+    for mine, plain in zip(grads, expected):
+        assert torch.equal(mine, plain)
+
+
+def test_relu_add_keeps_nothing_without_a_gradient_for_the_branch():
+    x = torch.randn(2, 4, 3, 3, requires_grad=True)
+    y = torch.randn(2, 4, 3, 3)
+    expected = torch.relu(y) + x.detach()
+    out = relu_add_(y, x)
+    assert saved_tensor_bytes(out).by_node == [] and torch.equal(out, expected)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+
+
+def test_relu_add_refuses_what_it_cannot_write_in_place():
+    with pytest.raises(ValueError, match='one shape and dtype'):
+        relu_add_(torch.randn(2, 3, dtype=torch.bfloat16), torch.randn(2, 3))
+    # A pre-activation that autograd keeps for another node: backward says so.
+    x = torch.randn(2, 3)
+    leaf, y = _branch((2, 3))
+    other = y * y  # keeps y for its backward
+    out = relu_add_(y, x)
+    with pytest.raises(RuntimeError, match='inplace'):
+        (out.sum() + other.sum()).backward()
 
 
 def test_a_trace_records_the_chains_operators():
@@ -135,7 +167,7 @@ def test_a_trace_records_the_chains_operators():
 
     def motion(a, b):
         disp, conf = correlation_soft_argmax(a, b, 2, 2.0, 10.0)
-        return relu_saving_mask(disp), conf
+        return relu_add_(disp[:, :1].clone(), conf), conf
 
     graph = torch.jit.trace(motion, (f1, f2), check_trace=False).graph
     kinds = {node.kind() for node in graph.nodes()}

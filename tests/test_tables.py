@@ -3,7 +3,7 @@ import torch
 
 from ms_plugin.ops import displacement_grid, kernel_soft_argmax, local_correlation
 from ms_plugin.ops.tables import (allpairs_index, clear_tables, gaussian_table, unit_grid,
-                                  window)
+                                  window, window_mask)
 
 CPU = torch.device('cpu')
 
@@ -35,6 +35,8 @@ def test_tables_hold_their_definitions():
     ys, xs, inside = window(3, 4, 1, CPU)
     assert inside.shape == (3, 4, 3, 3)
     assert not inside[0, 0, 0].any() and inside[1, 1].all()  # top row / an inner position
+    mask = window_mask(3, 4, 1, torch.float16, CPU)
+    assert mask.dtype == torch.float16 and torch.equal(mask, inside.to(torch.float16))
     index = allpairs_index(3, 4, 1, CPU)
     assert index.shape == (3 * 4 * 9, )
     # Source (1, 2), displacement (dy, dx) = (1, -1): target (2, 1).
@@ -48,6 +50,7 @@ def test_tables_made_in_inference_mode_serve_training():
         local_correlation(f1, f2, 2, 'allpairs')
         kernel_soft_argmax(torch.rand(1, 25, 5, 7), 2)
     assert not window(5, 7, 2, CPU)[2].is_inference()
+    assert not window_mask(5, 7, 2, torch.float32, CPU).is_inference()
     assert not gaussian_table(2, 5.0, 100.0, torch.float32, CPU).is_inference()
     f1.requires_grad_(True)
     disp, conf = kernel_soft_argmax(local_correlation(f1, f2, 2, 'allpairs').relu(), 2)

@@ -9,19 +9,9 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
-                   correlation_motion, l2_normalize, relu_saving_mask)
+                   correlation_motion, l2_normalize, relu_add_)
 
-__all__ = ['MotionSqueeze', 'SeparableConvBlock', 'ReLUSavingMask', 'motion_squeeze_modules',
-           'capture_motion']
-
-
-class ReLUSavingMask(nn.ReLU):
-    """``nn.ReLU`` whose backward keeps a 1-byte mask instead of its output
-    (:func:`~ms_plugin.ops.relu_saving_mask`); the same values and gradients.
-    Never in place."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return relu_saving_mask(x)
+__all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
 
 class SeparableConvBlock(nn.Sequential):
@@ -148,10 +138,13 @@ class MotionSqueeze(BaseModule):
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
         last = self.transform[-1].pointwise
-        if type(getattr(last, 'activate', None)) is nn.ReLU:
-            # Its output only feeds the residual sum: a mask is all its
-            # backward needs (in_channels x H x W bytes instead of 4x that).
-            last.activate = ReLUSavingMask()
+        # The last ReLU only feeds the residual sum: it runs inside the sum
+        # (ms_plugin.ops.relu_add_), in place, whose backward keeps a 1-byte
+        # mask instead of its output.
+        self.relu_in_sum = type(getattr(last, 'activate', None)) is nn.ReLU
+        if self.relu_in_sum:
+            last.with_activation = False  # ConvModule then skips (and has no) 'act'
+            del last.activate
 
     def init_weights(self) -> None:
         """Kaiming (fan-out) convs and unit norms, as the reference.
@@ -239,7 +232,9 @@ class MotionSqueeze(BaseModule):
             self.motion_sink.append(motion.detach())
         if not self.use_confidence:
             motion = motion[:, :2]  # [N*T, 3, H, W] -> [N*T, 2, H, W]
-        return x + self.transform(motion.to(x.dtype))
+        # Under autocast the convs give half precision: the sum is in x's dtype.
+        out = self.transform(motion.to(x.dtype)).to(x.dtype)  # [N*T, C, H, W]
+        return relu_add_(out, x) if self.relu_in_sum else x + out
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '

@@ -21,7 +21,7 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-from .tables import allpairs_index, window
+from .tables import allpairs_index, window_mask
 
 __all__ = ['l2_normalize', 'local_correlation', 'local_correlation_backward',
            'naive_local_correlation',
@@ -100,8 +100,8 @@ def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Te
     corr = prod.as_strided((n, h // rows, rows, w, p, p),
                            (h * w * run, rows * w * run, w * run + w, run + 1, w, 1))
     # [H, W, 2d+1, 2d+1] -> [H/rows, rows, W, 2d+1, 2d+1]
-    inside = window(h, w, d, f1.device)[2].view(h // rows, rows, w, p, p)
-    corr = torch.where(inside, corr, corr.new_zeros(()))  # contiguous
+    inside = window_mask(h, w, d, f1.dtype, f1.device).view(h // rows, rows, w, p, p)
+    corr = corr * inside  # contiguous; 0 (or -0) outside the map
     # [N, H/rows, rows, W, 2d+1, 2d+1] -> [N, H, W, K] -> (a view) [N, K, H, W]
     return corr.view(n, h, w, p * p).permute(0, 3, 1, 2)
 
@@ -113,11 +113,11 @@ def _allpairs_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.T
     src = f1.reshape(n, c, h * w).transpose(1, 2)  # [N, C, H, W] -> [N, H*W, C]
     tgt = f2.reshape(n, c, h * w)  # [N, C, H, W] -> [N, C, H*W]
     pairs = torch.bmm(src, tgt)  # [N, H*W (source), H*W (target)]
-    inside = window(h, w, d, f1.device)[2]  # [H, W, 2d+1, 2d+1]
+    inside = window_mask(h, w, d, f1.dtype, f1.device)  # [H, W, 2d+1, 2d+1]
     # Flat index of (source s, target t) in [N, H*W*H*W]: s * H*W + t.
     index = allpairs_index(h, w, d, f1.device)  # [H*W*K]
     corr = pairs.reshape(n, h * w * h * w).index_select(1, index)  # [N, H*W*K]
-    corr = corr.view(n, h, w, p * p) * inside.view(h, w, p * p).to(corr.dtype)  # [N, H, W, K]
+    corr = corr.view(n, h, w, p * p) * inside.view(h, w, p * p)  # [N, H, W, K]
     return corr.permute(0, 3, 1, 2)  # [N, H, W, K] -> (a view) [N, K, H, W]
 
 
@@ -195,13 +195,13 @@ def local_correlation_backward(grad: torch.Tensor, f1: torch.Tensor, f2: torch.T
     # [N, C, H, pitch] -> [C, N*H*pitch] -> (padded) -> [blocks, C, run] (a view)
     tgt = F.pad(f2.transpose(0, 1).reshape(c, n * h * pitch), (margin, margin))
     runs = tgt.unfold(1, run, step).transpose(0, 1)
-    inside = window(h, w, d, grad.device)[2].view(h // rows, rows, w, p, p)
+    inside = window_mask(h, w, d, grad.dtype, grad.device).view(h // rows, rows, w, p, p)
     grad_prod = grad.new_zeros(blocks, step, run)
     # [blocks, step, run] -> [N, H/rows, rows, W, 2d+1, 2d+1] (a strided view, no overlap)
-    grad_prod.as_strided((n, h // rows, rows, w, p, p),
-                         (h * pitch * run, step * run, pitch * run + pitch, run + 1, pitch, 1)
-                         ).copy_(torch.where(inside, grad.view(n, h // rows, rows, w, p, p),
-                                             grad.new_zeros(())))
+    torch.mul(grad.view(n, h // rows, rows, w, p, p), inside,
+              out=grad_prod.as_strided((n, h // rows, rows, w, p, p),
+                                       (h * pitch * run, step * run, pitch * run + pitch,
+                                        run + 1, pitch, 1)))
     grad_src = torch.bmm(grad_prod, runs.transpose(1, 2))  # [blocks, step, C]
     # [blocks, step, C] -> [N, H, pitch, C] -> [N, H, W, C] -> [N, C, H, W]
     grad_src = grad_src.view(n, h, pitch, c)[:, :, :w].permute(0, 3, 1, 2)

@@ -39,9 +39,11 @@ class _CorrelationMotion(torch.autograd.Function):
             # [N, 3, H, W] -> [N, 2, H, W] (dx, dy) and [N, 1, H, W] (confidence)
             grad = soft_argmax_backward(corr, grad_motion[:, :2], grad_motion[:, 2:], d, sigma,
                                         temperature, mode)  # [N, H, W, K]
-            # ReLU: the gradient passes where its output is positive.
+            # ReLU: the gradient passes where its output (>= 0) is nonzero;
+            # a float mask multiplied in place (torch.where with a bool mask
+            # takes a slow path on the CPU). `grad` is a new tensor.
             # [N, K, H, W] -> [N, H, W, K] (a view of the op's layout)
-            grad = torch.where(corr.permute(0, 2, 3, 1) > 0, grad, grad.new_zeros(()))
+            grad = grad.mul_(corr.permute(0, 2, 3, 1).bool().view(torch.uint8).to(grad.dtype))
             grad_f1, grad_f2 = local_correlation_backward(
                 grad.to(accumulation_dtype(f1.dtype)), f1, f2, d)
         return grad_f1.to(f1.dtype), grad_f2.to(f2.dtype), None, None, None, None, None

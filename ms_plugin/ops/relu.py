@@ -1,41 +1,57 @@
-"""A ReLU that keeps a one-byte mask for backward instead of its four-byte output."""
+"""``relu(y) + x`` in place in ``y``, keeping a one-byte mask for backward."""
 import torch
 
 from .tables import recording_a_graph
 
-__all__ = ['relu_saving_mask']
+__all__ = ['relu_add_']
 
 
-class _ReLUSavingMask(torch.autograd.Function):
+class _ReLUAdd(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        out = x.relu()  # not in place: torch.compile cannot trace ctx.mark_dirty
-        ctx.save_for_backward(out > 0)
-        return out
+    def forward(ctx, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        y.relu_()
+        if ctx.needs_input_grad[0]:  # what backward keeps, as autograd keeps nothing without grad
+            # relu's output is >= 0, so nonzero is positive (NaN stays True,
+            # as autograd's ReLU passes the gradient at NaN).
+            ctx.save_for_backward(y.bool())
+        ctx.mark_dirty(y)
+        return y.add_(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if not ctx.needs_input_grad[0]:
+            return None, grad
         positive, = ctx.saved_tensors
-        return torch.where(positive, grad, grad.new_zeros(()))
+        # A float copy of the mask, multiplied in place: torch.where and mixed
+        # dtype products with a bool mask take a slow path on the CPU (~10x).
+        return positive.view(torch.uint8).to(grad.dtype).mul_(grad), grad
 
 
-def relu_saving_mask(x: torch.Tensor) -> torch.Tensor:
-    """``torch.relu(x)``, whose backward needs 1 byte per element instead of the output.
+def relu_add_(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y = torch.relu(y) + x``, in place, whose backward keeps 1 byte per element.
 
-    Autograd's ReLU keeps its output for backward. Where nothing else keeps
-    that output (e.g. a branch that only feeds a residual sum), keeping the
-    boolean mask ``out > 0`` instead frees it: a quarter of the memory for
-    float32. The values and gradients are those of ``torch.relu``, which a
-    TorchScript trace (ONNX export, FLOP counting) or ``torch.compile``
-    records instead of the opaque Python node of a custom autograd function.
+    The end of a residual branch: ``y`` is the branch's pre-activation (a
+    tensor nothing else reads afterwards) and ``x`` the identity. Autograd's
+    ReLU keeps its output for backward, and a sum makes a third tensor; here
+    the sum is written into ``y`` and backward keeps only the boolean mask
+    of the ReLU: a quarter of the memory in float32. If autograd kept ``y``
+    for another node, backward raises autograd's in-place error rather than
+    compute a wrong gradient. The values and gradients are those of
+    ``torch.relu(y) + x``, which a TorchScript trace (ONNX export, FLOP
+    counting) or ``torch.compile`` records itself (out of place) instead of
+    the opaque Python node of a custom autograd function.
 
     Args:
-        x (Tensor): Any shape.
+        y (Tensor): The branch's pre-activation, overwritten.
+        x (Tensor): The identity, the shape and dtype of ``y``.
 
     Returns:
-        Tensor: The shape and dtype of ``x``.
+        Tensor: ``y``, holding ``relu(y) + x``.
     """
     if recording_a_graph():
-        return torch.relu(x)
-    return _ReLUSavingMask.apply(x)
+        return torch.relu(y) + x
+    if y.dtype != x.dtype or y.shape != x.shape:
+        raise ValueError(f'relu_add_ needs y and x of one shape and dtype; got {tuple(y.shape)} '
+                         f'{y.dtype} and {tuple(x.shape)} {x.dtype}.')
+    return _ReLUAdd.apply(y, x)
