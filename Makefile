@@ -26,8 +26,13 @@ $(STAMP): requirements/pinned.txt setup.cfg pyproject.toml
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	@touch $@
 
+# Two pytest-xdist workers, one thread each (tests/conftest.py); the tests that
+# use each other's files run in order on one worker (xdist_group marks).
+# `make test PYTEST_ARGS=` runs them in one process.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
+
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest tests
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 # The demo uses .venv/ as it is once built (a fresh clone or a checkout with new
 # file times does not reinstall it); DEMO_ARGS passes options, e.g.
@@ -66,10 +71,10 @@ PINNED_ONLY := --ignore=tests/test_shipped_configs.py --ignore=tests/test_docs.p
 	--ignore=tests/test_user_paths.py
 
 test-oldest: .venvs/oldest/.installed
-	.venvs/oldest/bin/python -m pytest tests $(PINNED_ONLY)
+	.venvs/oldest/bin/python -m pytest tests $(PYTEST_ARGS) $(PINNED_ONLY)
 
 test-newest: .venvs/newest/.installed
-	.venvs/newest/bin/python -m pytest tests $(PINNED_ONLY)
+	.venvs/newest/bin/python -m pytest tests $(PYTEST_ARGS) $(PINNED_ONLY)
 
 test-all: test test-oldest test-newest
 

@@ -122,6 +122,9 @@ def test_block_parsing():
     assert commands_of(['# c', 'a \\', '  b  # note', '', 'c']) == ['a b', 'c']
 
 
+# The blocks run in order on one pytest-xdist worker: later ones use what earlier
+# ones wrote (checkpoints, data/my_videos) and `_ran`.
+pytestmark = pytest.mark.xdist_group('docs')
 _ran = set()
 ASSIGNMENT = re.compile(r'^[A-Za-z_]\w*=(\$\(.*\)|"[^"]*"|\S+)$')
 
