@@ -16,7 +16,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import init_default_scope
 
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import EntryError
+from ms_plugin.apis import EntryError, publish_checkpoint
 from ms_plugin.apis.flops import count_flops, flops_input_shape
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
@@ -137,11 +137,10 @@ def test_publish_model_strips_training_state_and_names_file_by_hash(tmp_path):
 
 
 def test_publish_model_rejects_a_file_without_state_dict(tmp_path):
-    publish = _load_tool('publish_model.py')
     src = tmp_path / 'weights_only.pth'
     torch.save(dict(meta=dict(epoch=1)), src)
     with pytest.raises(SystemExit, match='no "state_dict"'):
-        publish.publish(str(src), str(tmp_path / 'out'))
+        publish_checkpoint(str(src), str(tmp_path / 'out'))
     assert [p.name for p in tmp_path.iterdir()] == ['weights_only.pth']
 
 

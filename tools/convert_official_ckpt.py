@@ -1,4 +1,5 @@
-"""Convert a checkpoint of the authors' MotionSqueeze code to an MMEngine checkpoint.
+"""Convert a checkpoint of the authors' MotionSqueeze code (arunos728/MotionSqueeze)
+into an MMEngine checkpoint for ms_plugin.
 
 The source is what the reference training script (github arunos728/MotionSqueeze)
 saves: ``{'epoch', 'arch', 'state_dict', 'best_prec1'}`` with DataParallel keys
@@ -26,8 +27,8 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (compat fixes: safe loading of numpy scalars in the source)
-from ms_plugin.apis import (build_recognizer, check_config, check_input, check_output_dir,
-                            exit_on_entry_error, parse_cfg_options)
+from ms_plugin.apis import (build_recognizer, check_config, check_input, check_output_file,
+                            exit_on_entry_error, parse_cfg_options, tool_parser)
 from ms_plugin.utils.checkpoint import load_checkpoint_dict
 from ms_plugin.utils.official_ckpt import (DEFAULT_MS_PREFIX, ConversionReport,
                                            convert_reference_state_dict, describe_reference,
@@ -35,9 +36,7 @@ from ms_plugin.utils.official_ckpt import (DEFAULT_MS_PREFIX, ConversionReport,
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Convert a checkpoint of the authors\' MotionSqueeze code '
-        '(arunos728/MotionSqueeze) into an MMEngine checkpoint for ms_plugin.')
+    parser = tool_parser(__doc__)
     parser.add_argument('src', help='checkpoint written by the reference code')
     parser.add_argument('dst', help='where to write the converted checkpoint (.pth)')
     parser.add_argument(
@@ -130,7 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     check_input(args.src, 'source checkpoint')
     if args.config:
         check_config(args.config)
-    check_output_dir(osp.dirname(osp.abspath(args.dst)), 'output folder')
+    check_output_file(args.dst)
     convert(args.src, args.dst, args.config, args.cfg_options, args.ms_prefix, args.force)
     return 0
 

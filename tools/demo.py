@@ -45,7 +45,7 @@ import torch
 from mmengine.config import Config
 from tqdm import tqdm
 
-from ms_plugin.apis import exit_on_entry_error
+from ms_plugin.apis import add_seed, exit_on_entry_error
 from ms_plugin.apis.demo_data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,
                                       demo_classes, make_data, model_options, needed_megabytes)
 from ms_plugin.apis.demo_run import complexity, draw_motion, train_and_test
@@ -68,8 +68,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'work_dirs/demo)')
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
                         help='models to run, in this order (default: all)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the data and of the training (default: 0)')
+    add_seed(parser, 'the data and of the training')
     parser.add_argument('--force', action='store_true',
                         help='write the data again even if WORK_DIR/data holds it')
     parser.add_argument('--num-videos', type=int, default=640,

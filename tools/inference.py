@@ -24,19 +24,18 @@ from typing import List, Optional, Sequence, Tuple
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
 
 import numpy as np
-from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from ms_plugin.apis import (RandomWeightsWarning, CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
-                            check_config, check_input, config_test_pipeline, exit_on_entry_error,
-                            load_config, pipeline_frames)
+from ms_plugin.apis import (EntryError, RandomWeightsWarning, VideoError, add_cfg_options,
+                            build_recognizer, check_config, check_input, config_test_pipeline,
+                            exit_on_entry_error, load_config, pipeline_frames, tool_parser)
 from ms_plugin.deployment import onnx_input_shape, ort_session, reference_scores, run_onnx
 from ms_plugin.utils.checkpoint import CheckpointError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = tool_parser(__doc__)
     parser.add_argument('video', help='video file or folder of frames')
     parser.add_argument('config', help='config file (its test pipeline prepares the frames)')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -48,7 +47,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--top-k', type=int, default=5, help='classes to print. Defaults to 5')
     parser.add_argument('--threads', type=int, default=None,
                         help='ONNX Runtime intra-op threads (default: its own choice)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -19,9 +19,8 @@ from mmengine.config import Config
 
 # Before any config is read or checkpoint loaded: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (add_launch_arguments, check_config, check_input,
-                            exit_on_entry_error, merge_test_args, parse_launch_args,
-                            run_and_tear_down, setup_cpu_distributed)
+from ms_plugin.apis import (add_work_dir, check_model_files, exit_on_entry_error,
+                            merge_test_args, parse_launch_args, run_and_tear_down)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -32,9 +31,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         'gloo backend.')
     parser.add_argument('config', help='path of the config')
     parser.add_argument('checkpoint', help='checkpoint file to test')
-    parser.add_argument(
-        '--work-dir', help='folder for the log and metrics. Defaults to the config\'s '
-        'work_dir, else work_dirs/<config name>')
+    add_work_dir(parser, 'the log and metrics')
     parser.add_argument(
         '--dump', type=str, help='also write the predictions to this .pkl file')
     parser.add_argument(
@@ -50,18 +47,14 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2,
         help='seconds each window stays open with --show. Defaults to 2')
-    add_launch_arguments(parser)
     return parse_launch_args(parser, argv)
 
 
 @exit_on_entry_error
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
-    check_config(args.config)
-    check_input(args.checkpoint, 'checkpoint')
-    cfg = merge_test_args(Config.fromfile(args.config), args)
-    setup_cpu_distributed(cfg)
-    run_and_tear_down(cfg, 'test')
+    check_model_files(args.config, args.checkpoint)
+    run_and_tear_down(merge_test_args(Config.fromfile(args.config), args), 'test')
 
 
 if __name__ == '__main__':

@@ -31,9 +31,9 @@ from mmengine.config import Config
 
 # Before any config is read or model built: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (add_launch_arguments, check_config, choose_resume_checkpoint,
+from ms_plugin.apis import (add_work_dir, check_config, choose_resume_checkpoint,
                             exit_on_entry_error, merge_train_args, parse_launch_args,
-                            run_and_tear_down, setup_cpu_distributed)
+                            run_and_tear_down)
 
 DESCRIPTION = (
     'Train an MMAction2 recognizer with ms_plugin loaded. Without CUDA, a '
@@ -45,9 +45,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Read the command line (MMAction2's ``tools/train.py`` arguments)."""
     parser = argparse.ArgumentParser(description=DESCRIPTION)
     parser.add_argument('config', help='path of the training config')
-    parser.add_argument(
-        '--work-dir', help='folder for logs and checkpoints. Defaults to the config\'s '
-        'work_dir, else work_dirs/<config name>')
+    add_work_dir(parser, 'logs and checkpoints')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume training: alone, from the latest checkpoint in the work dir; '
@@ -65,7 +63,6 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument(
         '--deterministic', action='store_true',
         help='deterministic cuDNN (slower, reproducible)')
-    add_launch_arguments(parser)
     return parse_launch_args(parser, argv)
 
 
@@ -75,7 +72,6 @@ def main(argv: Optional[list] = None) -> None:
     check_config(args.config)
     cfg = merge_train_args(Config.fromfile(args.config), args)
     choose_resume_checkpoint(cfg)
-    setup_cpu_distributed(cfg)
     run_and_tear_down(cfg, 'train')
 
 

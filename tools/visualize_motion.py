@@ -1,4 +1,5 @@
-"""Draw what a model's MotionSqueeze module sees in one clip (the paper's Figures 5 and 6).
+"""Draw the frames, displacement maps and confidence maps of a model's MotionSqueeze module
+on one clip: what it sees (the paper's Figures 5 and 6).
 
 The clip is sampled as the config's test pipeline samples it, reduced to one
 view (``twice_sample`` off, one clip of ``num_segments`` frames, ``CenterCrop``
@@ -24,11 +25,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, VideoError, build_recognizer,
-                            check_config, check_input, check_output_dir, exit_on_entry_error)
+from ms_plugin.apis import (EntryError, VideoError, add_cfg_options, add_seed, build_recognizer,
+                            check_config, check_input, check_output_file, exit_on_entry_error,
+                            tool_parser)
 from ms_plugin.apis.motion import video_motion, write_motion
 from ms_plugin.utils.checkpoint import CheckpointError
 from ms_plugin.visualization import ANIMATION_SUFFIXES, IMAGE_SUFFIXES
@@ -38,9 +39,7 @@ RANDOM_INIT_NOTE = 'random initialisation (no --checkpoint): these maps are not 
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Draw the frames, displacement maps and confidence maps of a '
-        "model's MotionSqueeze module on one clip.")
+    parser = tool_parser(__doc__)
     parser.add_argument('config', help='MMAction2 config of a model with a MotionSqueeze module')
     parser.add_argument('input', help='a video file or a folder of frames (img_00001.jpg ...)')
     parser.add_argument('--checkpoint', help='weights to load. Without it the model keeps its '
@@ -59,13 +58,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--interpolation', choices=('nearest', 'bilinear'), default='nearest',
                         help='upsampling of the maps to the frame size. Defaults to nearest '
                         '(one block per feature cell)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the random initialisation (no checkpoint). Defaults to 0')
+    add_seed(parser, 'the random initialisation (no checkpoint)')
     parser.add_argument('--save-motion', metavar='FILE.npz',
                         help='also save the drawn maps (motion [T, 3, h, w]: dx, dy in units '
                         'of max_displacement cells, confidence; max_displacement; frames) '
                         'with numpy.savez')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
@@ -76,9 +74,9 @@ def check_args(args: argparse.Namespace) -> None:
     check_input(args.checkpoint, 'checkpoint')
     if osp.splitext(args.out)[1].lower() not in OUTPUT_SUFFIXES:
         raise EntryError(f'--out {args.out}: the suffix must be one of {OUTPUT_SUFFIXES}')
-    check_output_dir(osp.dirname(osp.abspath(args.out)), '--out folder')
+    check_output_file(args.out, '--out folder')
     if args.save_motion:
-        check_output_dir(osp.dirname(osp.abspath(args.save_motion)), '--save-motion folder')
+        check_output_file(args.save_motion, '--save-motion folder')
 
 
 @exit_on_entry_error

@@ -15,8 +15,10 @@ from typing import Callable, Optional
 from mmengine.config import DictAction
 
 __all__ = [
-    'add_launch_arguments', 'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
-    'check_input', 'check_output_dir', 'exit_on_entry_error'
+    'tool_parser', 'add_cfg_options', 'add_seed', 'add_work_dir', 'add_launch_arguments',
+    'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError',
+    'check_config', 'check_input', 'check_model_files', 'check_output_dir',
+    'check_output_file', 'exit_on_entry_error'
 ]
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -33,9 +35,56 @@ CFG_OPTIONS_HELP = (
 ENTRY_ERROR_STATUS = 2
 
 
+def tool_parser(doc: str) -> argparse.ArgumentParser:
+    """A tool's parser, described by the first paragraph of its module docstring.
+
+    Args:
+        doc (str): The tool's ``__doc__``.
+
+    Returns:
+        argparse.ArgumentParser: Without arguments yet.
+    """
+    return argparse.ArgumentParser(description=doc.strip().split('\n\n')[0])
+
+
+def add_cfg_options(parser: argparse.ArgumentParser, default: Optional[dict] = None) -> None:
+    """``--cfg-options KEY=VALUE ...``: config overrides, parsed by MMEngine's DictAction.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        default (dict, optional): The value without the option.
+            Defaults to None.
+    """
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=default,
+                        help=CFG_OPTIONS_HELP)
+
+
+def add_seed(parser: argparse.ArgumentParser, of: str) -> None:
+    """``--seed``, an int that defaults to 0: the same seed, the same output.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        of (str): What it seeds, for the help, e.g. ``'the random frames'``.
+    """
+    parser.add_argument('--seed', type=int, default=0, help=f'seed of {of}. Defaults to 0')
+
+
+def add_work_dir(parser: argparse.ArgumentParser, contents: str) -> None:
+    """``--work-dir``, whose default the Runner's config decides (see ``default_work_dir``).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        contents (str): What the run writes there, for the help, e.g.
+            ``'logs and checkpoints'``.
+    """
+    parser.add_argument(
+        '--work-dir', help=f'folder for {contents}. Defaults to the config\'s work_dir, '
+        'else work_dirs/<config name>')
+
+
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options``, ``--launcher`` and the ``--local-rank`` that launchers pass."""
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    add_cfg_options(parser)
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help=LAUNCHER_HELP)
     # torch.distributed.launch passes --local-rank (older torch: --local_rank).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
@@ -43,7 +92,11 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_launch_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse ``argv``; a launcher's ``--local-rank`` becomes ``LOCAL_RANK`` (MMEngine reads it)."""
+    """Add the launch arguments (:func:`add_launch_arguments`) and parse ``argv``.
+
+    A launcher's ``--local-rank`` becomes ``LOCAL_RANK`` (MMEngine reads it).
+    """
+    add_launch_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -81,6 +134,21 @@ def check_config(path: str) -> None:
         raise EntryError(f'config {path} is not a .py config file.')
 
 
+def check_model_files(config: str, checkpoint: Optional[str]) -> None:
+    """Refuse a config as :func:`check_config` does, then a missing checkpoint.
+
+    Args:
+        config (str): The config path.
+        checkpoint (str, optional): A checkpoint of its model; None is not
+            checked.
+
+    Raises:
+        EntryError: Naming the first path that cannot be used.
+    """
+    check_config(config)
+    check_input(checkpoint, 'checkpoint')
+
+
 def check_output_dir(path: Optional[str], what: str = 'output folder') -> None:
     """Refuse an output folder that cannot be created or written.
 
@@ -100,6 +168,21 @@ def check_output_dir(path: Optional[str], what: str = 'output folder') -> None:
         reason = err.strerror or str(err)
         raise EntryError(f'{what} {path} cannot be written ({reason}); '
                          'choose a folder you can write to.') from err
+
+
+def check_output_file(path: str, what: str = 'output folder') -> None:
+    """Refuse an output file whose folder cannot be created or written.
+
+    Args:
+        path (str): The file to be written; a relative one is in the
+            current folder.
+        what (str): What the folder is, for the message.
+            Defaults to ``'output folder'``.
+
+    Raises:
+        EntryError: Naming ``what`` and the folder.
+    """
+    check_output_dir(osp.dirname(osp.abspath(path)), what)
 
 
 def exit_on_entry_error(main: Callable) -> Callable:

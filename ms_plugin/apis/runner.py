@@ -1,5 +1,6 @@
 """Run training or testing from a config: the command-line choices merged in,
-the checkpoint checked, the Runner built and run, the process group torn down.
+the checkpoint checked, the process group set up, the Runner built and run,
+the process group torn down.
 
 ``tools/train.py`` and ``tools/test.py`` are argparse plus these calls.
 """
@@ -17,6 +18,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from ..datasets import DatasetCheckError
+from .launch import setup_cpu_distributed
 from .preflight import check_annotation_files, download_error_message, refuse_data_root_option
 from ..utils.checkpoint import (CheckpointError, newest_readable_checkpoint, read_checkpoint,
                                 state_dict_mismatch)
@@ -32,14 +34,19 @@ def default_work_dir(config_path: str) -> str:
     return osp.join('work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Write the command-line choices into ``cfg``; ``--cfg-options`` go last."""
-    refuse_data_root_option(args.cfg_options)
-    cfg.launcher = args.launcher
+def _set_work_dir(cfg: Config, args: argparse.Namespace) -> None:
+    """``--work-dir``, else the config's ``work_dir``, else :func:`default_work_dir`."""
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = default_work_dir(args.config)
+
+
+def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Write the command-line choices into ``cfg``; ``--cfg-options`` go last."""
+    refuse_data_root_option(args.cfg_options)
+    cfg.launcher = args.launcher
+    _set_work_dir(cfg, args)
 
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
@@ -112,10 +119,7 @@ def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
+    _set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
     return cfg
 
@@ -189,6 +193,10 @@ def report_checkpoint_mismatch(runner: Runner, path: str, strict: bool) -> None:
 def run_and_tear_down(cfg: Config, action: str):
     """Build the runner, call ``runner.<action>()``, then close the process group.
 
+    A distributed launch without CUDA first gets its process group on the
+    CPU (:func:`~.launch.setup_cpu_distributed`; nothing for
+    ``launcher='none'`` or with CUDA).
+
     Without ``destroy_process_group`` the gloo group outlives ``main``: its
     worker threads still hold finished work (tensors with Python references)
     when the interpreter shuts down, and destroying those then aborts the
@@ -207,6 +215,7 @@ def run_and_tear_down(cfg: Config, action: str):
         What ``runner.<action>()`` returns: the trained model for ``'train'``,
         the metrics dict for ``'test'``.
     """
+    setup_cpu_distributed(cfg)
     check_annotation_files(cfg, action)
     runner = None
     try:
@@ -226,5 +235,3 @@ def run_and_tear_down(cfg: Config, action: str):
         gc.collect()
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
-
-

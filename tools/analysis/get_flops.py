@@ -14,10 +14,8 @@ Examples::
 import argparse
 from typing import List, Optional
 
-from mmengine.config import DictAction
-
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import CFG_OPTIONS_HELP, check_config, exit_on_entry_error
+from ms_plugin.apis import add_cfg_options, check_config, exit_on_entry_error
 from ms_plugin.apis.flops import count_flops, flops_report
 
 
@@ -30,8 +28,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='input shape. 2D recognizers (TSM, MSNet): N T C H W, T = views x segments; '
         'H W alone means 1 x num_segments x 3 x H x W. 3D recognizers: N V C T H W. '
         'Defaults to 1 num_segments 3 224 224')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help=CFG_OPTIONS_HELP)
+    add_cfg_options(parser, default={})
     return parser.parse_args(argv)
 
 

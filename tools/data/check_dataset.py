@@ -21,10 +21,10 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from ms_plugin.apis.cli import CFG_OPTIONS_HELP, check_config, exit_on_entry_error  # noqa: E402
+from ms_plugin.apis import (add_cfg_options, check_config, exit_on_entry_error,  # noqa: E402
+                            load_config)
 from ms_plugin.datasets.check_files import check_datasets  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')
@@ -38,7 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='the {split}_dataloader datasets to check (default: all three)')
     parser.add_argument('--decode', action='store_true',
                         help='decode every frame too, to find damaged but openable files')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
@@ -46,10 +46,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_config(args.config)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    reports = check_datasets(cfg, args.split, args.decode, progress=tqdm)
+    reports = check_datasets(load_config(args.config, args.cfg_options), args.split, args.decode,
+                             progress=tqdm)
     problems = [(report.split, problem) for report in reports for problem in report.problems]
     if problems:
         print(f'{len(problems)} problem(s) in the datasets of {args.config}:')

@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from ms_plugin.apis.cli import check_output_dir, exit_on_entry_error
+from ms_plugin.apis.cli import add_seed, check_output_dir, exit_on_entry_error
 from ms_plugin.datasets.synthetic_motion import CLASS_SETS, CLASSES, MotionSpec, write_dataset
 
 
@@ -29,8 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--val-videos', type=int, default=None,
                         help='validation videos (default: a quarter of '
                         '--num-videos)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='random seed; same seed, same files (default: 0)')
+    add_seed(parser, 'the videos: the same seed writes the same files')
     parser.add_argument('--size', type=int, default=64,
                         help='frame side in pixels (default: 64)')
     parser.add_argument('--frames', type=int, default=8,

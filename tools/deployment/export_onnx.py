@@ -20,7 +20,6 @@ Examples::
 """
 import argparse
 import logging
-import os.path as osp
 import sys
 import warnings
 from typing import Optional, Sequence
@@ -30,11 +29,11 @@ from typing import Optional, Sequence
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
 
 import torch
-from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-from ms_plugin.apis import (RandomWeightsWarning, CFG_OPTIONS_HELP, EntryError, check_config, check_input,
-                            check_output_dir, exit_on_entry_error)
+from ms_plugin.apis import (EntryError, RandomWeightsWarning, add_cfg_options, add_seed,
+                            check_model_files, check_output_file, exit_on_entry_error,
+                            tool_parser)
 from ms_plugin.apis.export import export_recognizer, onnx_errors
 from ms_plugin.utils.checkpoint import CheckpointError
 
@@ -42,7 +41,7 @@ DEFAULT_TOLERANCE = 1e-4
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = tool_parser(__doc__)
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint of the config\'s model (without one the weights are '
@@ -65,17 +64,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'largest relative error accepted. Defaults to {DEFAULT_TOLERANCE}')
     parser.add_argument('--threads', type=int, default=None,
                         help='ONNX Runtime intra-op threads (default: its own choice)')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the random frames')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
+    add_seed(parser, 'the random frames')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
 @exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    check_config(args.config)
-    check_input(args.checkpoint, 'checkpoint')
-    check_output_dir(osp.dirname(osp.abspath(args.out)), '--out folder')
+    check_model_files(args.config, args.checkpoint)
+    check_output_file(args.out, '--out folder')
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter('always', RandomWeightsWarning)  # shown every time
