@@ -71,6 +71,7 @@ def test_shipped_config_trains_and_tests_on_mmaction_data(config, user_root, use
     checkpoints = list((user_root / 'work_dirs').glob(f'{name}*/epoch_1.pth'))
     assert len(checkpoints) == 1, checkpoints
     checkpoint = checkpoints[0]
+    options = ' '.join(cpu_test_options(str(user_root / config)))
     out = run(f'{sys.executable} tools/test.py {config} {checkpoint.relative_to(user_root)} '
-              f'--cfg-options {" ".join(cpu_test_options(str(user_root / config)))}', user_root, env)
+              f'--cfg-options {options}', user_root, env)
     assert re.search(r'Epoch\(test\) \[1/1\]\s+acc/top1: [0-9.]+', out), out[-2000:]

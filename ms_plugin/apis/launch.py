@@ -79,4 +79,3 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         options['timeout'] = datetime.timedelta(seconds=options['timeout'])
     torch_dist.init_process_group(backend='gloo', **options)
     return True
-
