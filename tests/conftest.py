@@ -145,6 +145,16 @@ def subprocess_env(data_root: Optional[Path] = None) -> Dict[str, str]:
     return env
 
 
+def pytest_configure(config):
+    """Refuse --dist loadgroup where it would not group (pytest >= 9.2 with xdist <= 3.8)."""
+    major = int(pytest.__version__.split('.')[0])
+    if config.getoption('dist', 'no') == 'loadgroup' and major >= 9:
+        raise pytest.UsageError(
+            f'pytest {pytest.__version__} with pytest-xdist --dist loadgroup does not keep an '
+            'xdist_group on one worker (the doc tests depend on it); install the tests extra '
+            "(pip install -e '.[tests]': pytest < 9) or run without -n.")
+
+
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory) -> Path:
     """Root of a tiny synthetic dataset (see :func:`write_tiny_dataset`), written once."""
