@@ -11,8 +11,8 @@ import torch
 from conftest import REPO_ROOT, VENV_BIN, run_tool, subprocess_env
 
 from ms_plugin.models import MotionSqueeze
-from ms_plugin.ops import (correlation_soft_argmax, kernel_soft_argmax, l2_normalize,
-                           local_correlation)
+from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, kernel_soft_argmax,
+                           l2_normalize, local_correlation)
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')]
@@ -35,7 +35,7 @@ def _no_tf32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS)
 def test_ops_equal_on_cpu_and_cuda(impl):
     f1 = l2_normalize(torch.randn(7, 64, 28, 28))
     f2 = l2_normalize(torch.randn(7, 64, 28, 28))

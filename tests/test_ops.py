@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ms_plugin.ops import (displacement_grid, kernel_soft_argmax, l2_normalize,
+from ms_plugin.ops import (CORRELATION_IMPLS, displacement_grid, kernel_soft_argmax, l2_normalize,
                            local_correlation, naive_local_correlation)
 
 
@@ -217,7 +217,7 @@ def test_ops_compile_without_graph_breaks():
     assert f1.grad is not None and torch.isfinite(f1.grad).all()
 
 
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS)
 @pytest.mark.parametrize('shape,d', [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((3, 2, 1, 5), 3),
                                      ((1, 2, 4, 1), 2), ((1, 2, 3, 3), 5), ((1, 2, 4, 4), 0)])
 def test_correlation_matches_definition_for_any_shape(shape, d, impl):
@@ -227,16 +227,18 @@ def test_correlation_matches_definition_for_any_shape(shape, d, impl):
     torch.testing.assert_close(local_correlation(f1, f2, d, impl), loop_correlation(f1, f2, d))
 
 
-def test_correlation_impls_agree_in_value_and_gradient():
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS[1:])
+def test_correlation_impls_agree_in_value_and_gradient(impl):
+    # Every implementation of the table against the first one.
     f1 = torch.randn(3, 8, 10, 9, dtype=torch.float64, requires_grad=True)
     f2 = torch.randn(3, 8, 10, 9, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(3, 49, 10, 9, dtype=torch.float64)
     grads = []
-    for impl in ('strided', 'allpairs'):
-        out = local_correlation(f1, f2, 3, impl)
+    for name in (CORRELATION_IMPLS[0], impl):
+        out = local_correlation(f1, f2, 3, name)
         grads.append(torch.autograd.grad((out * weights).sum(), (f1, f2)) + (out.detach(), ))
-    for strided, allpairs in zip(*grads):
-        torch.testing.assert_close(strided, allpairs)
+    for first, other in zip(*grads):
+        torch.testing.assert_close(first, other)
 
 
 def test_correlation_rejects_an_unknown_impl():
@@ -245,7 +247,7 @@ def test_correlation_rejects_an_unknown_impl():
         local_correlation(f1, f1, 1, 'fast')
 
 
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS)
 def test_correlation_is_the_same_with_and_without_autograd(impl):
     f1 = torch.randn(3, 8, 9, 10)
     f2 = torch.randn(3, 8, 9, 10)

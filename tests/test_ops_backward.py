@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from ms_plugin.ops import (correlation_soft_argmax, kernel_soft_argmax, local_correlation,
-                           local_correlation_backward, relu_add_, soft_argmax_backward)
+from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, kernel_soft_argmax,
+                           local_correlation, local_correlation_backward, relu_add_,
+                           soft_argmax_backward)
 from ms_plugin.utils.profiling import saved_tensor_bytes
 
 SHAPES = [((2, 3, 6, 7), 2), ((2, 3, 7, 6), 3), ((1, 2, 3, 3), 5), ((1, 2, 4, 1), 2),
@@ -21,7 +22,7 @@ def chain(f1, f2, d, sigma=5.0, temperature=100.0, mode='kernel', impl='strided'
                               mode)
 
 
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS)
 @pytest.mark.parametrize('mode', ['kernel', 'plain', 'hard'])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_values_are_bitwise_those_of_the_chain(impl, mode, dtype):
@@ -44,7 +45,7 @@ def test_gradcheck(shape, d, mode):
         lambda a, b: correlation_soft_argmax(a, b, d, 1.5, 3.0, mode), (f1, f2))
 
 
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', CORRELATION_IMPLS)
 def test_gradient_is_that_of_the_chain(impl):
     # Real-like scale: temperature 100 on L2-normalised features.
     f1 = torch.nn.functional.normalize(torch.randn(2, 32, 12, 11, dtype=torch.float64), dim=1)

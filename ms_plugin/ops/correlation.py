@@ -25,9 +25,7 @@ from .tables import allpairs_index, window_mask
 
 __all__ = ['l2_normalize', 'local_correlation', 'local_correlation_backward',
            'naive_local_correlation',
-           'displacement_grid', 'accumulation_dtype', 'CORRELATION_IMPLS']
-
-CORRELATION_IMPLS = ('strided', 'allpairs')
+           'displacement_grid', 'accumulation_dtype', 'CORRELATION_IMPLS', 'CORRELATION_TABLE']
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -121,6 +119,12 @@ def _allpairs_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.T
     return corr.permute(0, 3, 1, 2)  # [N, H, W, K] -> (a view) [N, K, H, W]
 
 
+# name -> function ``(f1, f2, d) -> [N, K, H, W]`` of the same values; adding an
+# implementation is one entry here (the tests run over every entry).
+CORRELATION_TABLE = {'strided': _strided_correlation, 'allpairs': _allpairs_correlation}
+CORRELATION_IMPLS = tuple(CORRELATION_TABLE)
+
+
 def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
                       impl: str = 'strided') -> torch.Tensor:
     """Channel-wise dot products of ``f1`` with ``f2`` at every nearby offset.
@@ -151,7 +155,7 @@ def local_correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int 
     if impl not in CORRELATION_IMPLS:
         raise ValueError(f'impl must be one of {CORRELATION_IMPLS}, got {impl!r}.')
     acc = accumulation_dtype(f1.dtype)
-    compute = _strided_correlation if impl == 'strided' else _allpairs_correlation
+    compute = CORRELATION_TABLE[impl]
     with torch.autocast(device_type=f1.device.type, enabled=False):
         corr = compute(f1.to(acc), f2.to(acc), max_displacement)
     return corr.to(f1.dtype)

@@ -153,14 +153,15 @@ def memory(args, msnet, tsm, clip, device) -> List[Row]:
 
 
 def correlation_impls(args, device) -> List[Row]:
-    """The two correlation implementations on the pairs of a training step."""
-    from ms_plugin.ops import correlation_soft_argmax, l2_normalize, local_correlation
+    """Every correlation implementation on the pairs of a training step."""
+    from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
+                               local_correlation)
     from ms_plugin.utils.profiling import interleaved_medians
     side = args.size // 8
     shape = (args.clips * (args.frames - 1), 64, side, side)
     f1, f2 = (l2_normalize(torch.randn(shape, device=device)).requires_grad_() for _ in '12')
     cases = {}
-    for impl in ('strided', 'allpairs'):
+    for impl in CORRELATION_IMPLS:
         def forward(impl=impl):
             with torch.no_grad():
                 local_correlation(f1, f2, 7, impl)
@@ -174,7 +175,7 @@ def correlation_impls(args, device) -> List[Row]:
     return [(f'correlation {impl!r}, {shape[0]} pairs of {shape[1]}x{side}x{side}, d=7',
              f'{med[f"{impl} fwd"]:.2f} ms fwd',
              f'{med[f"{impl} fwd+bwd"]:.2f} ms fwd+bwd with the soft-argmax (float32)')
-            for impl in ('strided', 'allpairs')]
+            for impl in CORRELATION_IMPLS]
 
 
 def main() -> int:
