@@ -36,6 +36,14 @@ from typing import Callable
 
 import torch
 
+# First: the plugin's warning filters must precede mmengine.logging's imports.
+import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
+from mmengine.logging import MMLogger
+from ms_plugin.deployment import export_onnx, ort_session
+from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules
+from ms_plugin.models.backbones import ResNetTSM_MS
+from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
+from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
 from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_medians,
                                        ort_kernel_times, saved_tensor_bytes)
 
@@ -82,7 +90,6 @@ def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def allpairs_copy(backbone: torch.nn.Module) -> torch.nn.Module:
     """An eval copy whose MS modules use the exportable correlation (the same values)."""
-    from ms_plugin.models import motion_squeeze_modules
     module = copy.deepcopy(backbone).eval()
     for ms in motion_squeeze_modules(module).values():
         ms.correlation_impl = 'allpairs'
@@ -99,9 +106,6 @@ def onnx_ms_profile(backbone: torch.nn.Module, clip: torch.Tensor,
     layout conversions ONNX Runtime adds around convs (``Reorder*``) carry no
     module name and count as the backbone's.
     """
-    from ms_plugin.deployment import export_onnx
-    from ms_plugin.models import fuse_conv_bn
-
     module = fuse_conv_bn(allpairs_copy(backbone))
     runs = args.warmup + args.repeats  # the profile holds every run, warm-up included
     with tempfile.TemporaryDirectory() as folder:
@@ -122,9 +126,7 @@ def onnx_ms_profile(backbone: torch.nn.Module, clip: torch.Tensor,
 
 def onnx_comparison(args: argparse.Namespace) -> None:
     """Time the TSM and the TSM+MS backbone in ONNX Runtime and print MS's cost."""
-    import onnxruntime as ort
-    from ms_plugin.deployment import export_onnx, ort_session
-    from ms_plugin.models.backbones import ResNetTSM_MS
+    import onnxruntime as ort  # the deploy extra, needed for --onnx only
 
     backbones = {}
     for name, ms_stages in (('tsm', ()), ('tsm_ms', (1, ))):
@@ -176,7 +178,6 @@ def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Ten
 def authors_cases(args: argparse.Namespace, ms: torch.nn.Module, feat: torch.Tensor,
                   device: torch.device) -> dict:
     """This MS module and the authors' (same weights, same features): fwd and fwd+bwd."""
-    from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
     theirs = load_authors_ms(args.reference_repo, args.frames, device.type)
     copy_weights_to_authors(ms, theirs)
     with torch.no_grad():
@@ -202,12 +203,7 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    import ms_plugin  # noqa: F401  (registers the modules, applies compat fixes)
-    from mmengine.logging import MMLogger
     MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter init log
-    from ms_plugin.models import fuse_conv_bn
-    from ms_plugin.models.backbones import ResNetTSM_MS
-    from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
 
     device = torch.device(args.device)
     torch.manual_seed(0)

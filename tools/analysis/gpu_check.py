@@ -31,6 +31,14 @@ from typing import List, Tuple
 
 import torch
 
+# First: the plugin's warning filters must precede mmengine.logging's imports.
+import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
+from mmengine.logging import MMLogger
+from ms_plugin.models.backbones import ResNetTSM_MS
+from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
+                           local_correlation)
+from ms_plugin.utils.profiling import MIB, device_name, interleaved_medians, saved_tensor_bytes
+
 REPO = Path(__file__).resolve().parents[2]
 Row = Tuple[str, str, str]  # (check, result, detail)
 # --allow-cpu: the same steps on shapes that take seconds on two cores.
@@ -81,7 +89,6 @@ def cuda_tests(paths: List[str]) -> Tuple[List[Row], bool]:
 
 def build_backbones(args: argparse.Namespace, device: torch.device):
     """MSNet-R50 and the same TSM-R50 without MS, sharing their weights, in train mode."""
-    from ms_plugin.models.backbones import ResNetTSM_MS
     torch.manual_seed(0)
     kwargs = dict(depth=50, num_segments=args.frames, pretrained=None, pretrained2d=False)
     msnet = ResNetTSM_MS(**kwargs).to(device)
@@ -103,7 +110,6 @@ def train_step(module: torch.nn.Module, x: torch.Tensor, device: torch.device):
 
 def training_share(args, msnet, clip, device) -> List[Row]:
     """The MS module's share of the bf16 training step of the whole backbone."""
-    from ms_plugin.utils.profiling import interleaved_medians
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
         feat = msnet.layer2(msnet.layer1(msnet.maxpool(msnet.conv1(clip))))
     feat = feat.detach().requires_grad_()
@@ -120,7 +126,6 @@ def training_share(args, msnet, clip, device) -> List[Row]:
 
 def memory(args, msnet, tsm, clip, device) -> List[Row]:
     """Peak memory (CUDA) and memory saved for backward of a training step, with and without MS."""
-    from ms_plugin.utils.profiling import MIB, saved_tensor_bytes
     peaks, saved = {}, {}
     for name, module in (('TSM', tsm), ('TSM+MS', msnet)):
         module.zero_grad(set_to_none=True)
@@ -154,9 +159,6 @@ def memory(args, msnet, tsm, clip, device) -> List[Row]:
 
 def correlation_impls(args, device) -> List[Row]:
     """Every correlation implementation on the pairs of a training step."""
-    from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
-                               local_correlation)
-    from ms_plugin.utils.profiling import interleaved_medians
     side = args.size // 8
     shape = (args.clips * (args.frames - 1), 64, side, side)
     f1, f2 = (l2_normalize(torch.randn(shape, device=device)).requires_grad_() for _ in '12')
@@ -187,9 +189,6 @@ def main() -> int:
             return 1
         vars(args).update(TINY)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
-    from mmengine.logging import MMLogger
-    from ms_plugin.utils.profiling import device_name
     MMLogger.get_current_instance().setLevel('WARNING')
     rows, tests_ok = cuda_tests(args.tests)
     msnet, tsm = build_backbones(args, device)
