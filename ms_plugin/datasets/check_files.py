@@ -19,6 +19,11 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set
 
+import decord
+from mmaction.registry import DATASETS
+from mmengine.registry import init_default_scope
+from mmengine.utils import import_modules_from_strings
+
 from .check import (Problem, flip_map_problems, label_problems, leaf_datasets, sample_infos,
                     sample_path)
 from .transforms.unreadable_video import frame_error, frame_files
@@ -96,7 +101,6 @@ def video_problems(path: str, decode: bool = False) -> List[str]:
     Returns:
         list[str]: One message per problem.
     """
-    import decord
     if not osp.isfile(path):
         return ['no such file']
     if osp.getsize(path) == 0:
@@ -197,7 +201,6 @@ def check_split(dataset_cfg: dict, split: str, num_classes: Optional[int],
     Returns:
         SplitReport: The samples, labels and problems of the split.
     """
-    from mmaction.registry import DATASETS
     report = SplitReport(split)
     missing = [f for f in _ann_files(dataset_cfg) if '://' not in f and not osp.isfile(f)]
     if missing:
@@ -245,9 +248,6 @@ def check_datasets(cfg, splits: Sequence[str] = ('train', 'val', 'test'), decode
     Returns:
         list[SplitReport]: One per split checked.
     """
-    import ms_plugin  # noqa: F401  (the plugin's transforms, e.g. UnreadableVideoGuard)
-    from mmengine.registry import init_default_scope
-    from mmengine.utils import import_modules_from_strings
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmaction'))

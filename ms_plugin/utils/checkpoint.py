@@ -16,6 +16,7 @@ import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from .. import compat
 
@@ -70,7 +71,6 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:
             safe unpickler refuses; or one that holds no dict.
     """
     if '://' in path:
-        from mmengine.runner.checkpoint import _load_checkpoint
         try:
             checkpoint = _load_checkpoint(path, map_location=map_location)
         except Exception as err:  # network and format errors of many types

@@ -10,8 +10,11 @@
 - :func:`cpu_name`: the CPU's model name, printed next to every figure.
 """
 import collections
+import json
+import os
 import platform
 import statistics
+import tempfile
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -180,11 +183,7 @@ def ort_kernel_times(path: str, inputs: Dict[str, object], runs: int, threads: i
         tuple[dict[str, float], float]: milliseconds of kernel time per run of
         the marked nodes by operator type (largest first), and of all others.
     """
-    import json
-    import os
-    import tempfile
-
-    import onnxruntime as ort
+    import onnxruntime as ort  # the deploy extra, needed here only
     with tempfile.TemporaryDirectory() as folder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

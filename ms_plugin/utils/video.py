@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 __all__ = ['write_video', 'VIDEO_CODECS']
@@ -28,7 +29,6 @@ def write_video(path: str, frames: Sequence[np.ndarray], fps: float = 8,
         ValueError: For an unknown suffix, no frames, or frames of other sizes.
         RuntimeError: If this OpenCV build cannot write that codec.
     """
-    import cv2
     suffix = osp.splitext(path)[1].lower()
     if suffix not in VIDEO_CODECS:
         raise ValueError(f'write_video writes {sorted(VIDEO_CODECS)} files, not {path!r}.')

@@ -22,6 +22,7 @@ import tempfile
 import uuid
 from typing import Dict, List, Optional, Sequence
 
+import cv2
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
@@ -76,7 +77,6 @@ def frame_files(results: Dict, frame_inds: Optional[Sequence[int]] = None) -> Li
 
 def frame_error(path: str) -> Optional[str]:
     """Why a frame file cannot be read (missing, empty, not decodable), or None."""
-    import cv2
     if not os.path.isfile(path):
         return 'no such file'
     with open(path, 'rb') as f:
