@@ -23,10 +23,14 @@ class SeparableConvBlock(nn.Sequential):
         kernel_size (int): Kernel size of the depthwise conv (odd).
         norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Config of the activations. Defaults to ``dict(type='ReLU')``.
+        pointwise_act (bool): Whether the ``1 x 1`` conv has the activation
+            (the MS module's last block leaves it to its residual sum).
+            Defaults to True.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU')) -> None:
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'),
+                 pointwise_act: bool = True) -> None:
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
         super().__init__()
@@ -34,7 +38,7 @@ class SeparableConvBlock(nn.Sequential):
                                     padding=kernel_size // 2, groups=in_channels,
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg if pointwise_act else None)
 
 
 @MODELS.register_module()
@@ -132,19 +136,17 @@ class MotionSqueeze(BaseModule):
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+        # A last ReLU only feeds the residual sum: it runs inside the sum
+        # (ms_plugin.ops.relu_add_), in place, whose backward keeps a 1-byte
+        # mask instead of its output; the last block is built without it.
+        self.relu_in_sum = (act_cfg or {}).get('type') == 'ReLU'
         channels = [3 if use_confidence else 2, *transform_channels, in_channels]
+        last = len(transform_kernel_sizes) - 1
         self.transform = nn.Sequential(*[
-            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
+            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg,
+                               pointwise_act=not (i == last and self.relu_in_sum))
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
-        last = self.transform[-1].pointwise
-        # The last ReLU only feeds the residual sum: it runs inside the sum
-        # (ms_plugin.ops.relu_add_), in place, whose backward keeps a 1-byte
-        # mask instead of its output.
-        self.relu_in_sum = type(getattr(last, 'activate', None)) is nn.ReLU
-        if self.relu_in_sum:
-            last.with_activation = False  # ConvModule then skips (and has no) 'act'
-            del last.activate
 
     def init_weights(self) -> None:
         """Kaiming (fan-out) convs and unit norms, as the reference.
