@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ms_plugin.ops import (CORRELATION_IMPLS, displacement_grid, kernel_soft_argmax, l2_normalize,
-                           local_correlation, naive_local_correlation)
+                           local_correlation, max_and_argmax, naive_local_correlation)
 
 
 @pytest.fixture(autouse=True)
@@ -184,6 +184,36 @@ def test_soft_argmax_low_precision(dtype):
     ref, _ = kernel_soft_argmax(corr.to(dtype).float())
     assert disp.dtype == dtype and conf.dtype == dtype
     torch.testing.assert_close(disp.float(), ref, atol=1e-2, rtol=0)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64, torch.float16])
+def test_max_and_argmax_is_tensor_max(dtype):
+    scores = torch.rand(40, 225).to(dtype)
+    scores[0] = 0                              # all tied: the first index
+    scores[1, [30, 100, 200]] = 2              # a tie of three: the first of them
+    scores[2] = -0.0                           # -0 == 0
+    scores[3, 10], scores[3, 11] = -0.0, 0.0
+    scores[4, 224] = 3                         # the last channel
+    scores[5] = -torch.rand(225).to(dtype)     # negative scores
+    scores[6, 50] = torch.nextafter(scores[6].max(), torch.tensor(9.0, dtype=dtype))  # by one ulp
+    scores = scores.requires_grad_(True)
+    value, index = max_and_argmax(scores)
+    ref_value, ref_index = scores.max(dim=-1, keepdim=True)
+    assert torch.equal(index, ref_index) and torch.equal(value, ref_value)
+    # The gradient goes to the one score at the index, as Tensor.max's does.
+    grad = torch.rand_like(value)
+    ours, = torch.autograd.grad(value, scores, grad)
+    theirs, = torch.autograd.grad(ref_value, scores, grad)
+    assert torch.equal(ours, theirs)
+
+
+def test_max_and_argmax_keeps_leading_dims_and_nan():
+    scores = torch.rand(2, 3, 4, 9)
+    value, index = max_and_argmax(scores)
+    assert value.shape == index.shape == (2, 3, 4, 1) and index.dtype == torch.int64
+    scores[0, 0, 0, 4] = float('nan')
+    value, index = max_and_argmax(scores)
+    assert torch.isnan(value[0, 0, 0, 0]) and 0 <= index.min() and index.max() < 9
 
 
 def test_soft_argmax_rejects_bad_input():

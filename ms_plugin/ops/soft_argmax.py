@@ -5,13 +5,47 @@ import torch
 import torch.nn.functional as F
 
 from .correlation import accumulation_dtype
-from .tables import gaussian_table, unit_grid
+from .tables import descending_rank, gaussian_table, unit_grid
 
-__all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'SOFT_ARGMAX_MODES']
+__all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'max_and_argmax',
+           'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
 # Logits further than this below the best one weigh under e^-80 in the softmax.
 _LOGIT_RANGE = 80.0
+
+
+def max_and_argmax(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``scores.max(dim=-1, keepdim=True)`` from vectorised reductions: the maximum, its index.
+
+    ``Tensor.max`` with indices walks every row element by element on the
+    CPU. Here the vectorised ``amax`` finds the maximum; ``sign(score - max)``
+    marks where a score equals it (0 there, -1 elsewhere: the difference of
+    two floats is 0 only when they are equal); the marks are ranked so that
+    the first is largest, and a second ``amax`` reads its index back. The
+    maximum is then gathered at that index, so that its gradient, like
+    ``Tensor.max``'s, goes to that one score. The same values and indices as
+    ``Tensor.max`` (ties go to the first index) for scores without
+    infinities; a row holding NaN gives the maximum NaN and index 0. ``docs/benchmarks.md`` times
+    both.
+
+    Args:
+        scores (Tensor): ``[..., K]`` floats.
+
+    Returns:
+        tuple[Tensor, Tensor]: the maximum ``[..., 1]`` (the dtype of
+        ``scores``) and its index ``[..., 1]`` (int64).
+    """
+    k = scores.shape[-1]
+    plain = scores.detach()  # the index takes no gradient
+    top = plain.amax(dim=-1, keepdim=True)  # [..., 1]
+    rank = descending_rank(k, scores.dtype, scores.device)  # [K]: K-1 for the first channel
+    # rank (>= 0) at a maximum, rank - K (< 0) elsewhere: [..., K]
+    key = torch.sub(plain, top).sign_().mul_(k).add_(rank)
+    first = key.amax(dim=-1, keepdim=True).nan_to_num_(nan=k - 1)  # [..., 1]
+    best = (k - 1 - first).long()
+    # A row holding NaN has the maximum NaN, as with Tensor.max.
+    return torch.where(top.isnan(), top, scores.gather(-1, best)), best
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,
@@ -63,7 +97,7 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         scores = corr.permute(0, 2, 3, 1).to(acc)
         # Displacements in units of d, so the expectation lands in [-1, 1].
         grid = unit_grid(d, acc, corr.device)  # [2, K]
-        confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
+        confidence, best = max_and_argmax(scores)  # [N, H, W, 1] each
         if mode == 'hard':
             displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
         else:
@@ -136,7 +170,7 @@ def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
     acc = accumulation_dtype(corr.dtype)
     with torch.autocast(device_type=corr.device.type, enabled=False):
         scores = corr.permute(0, 2, 3, 1).to(acc)  # [N, K, H, W] -> [N, H, W, K]
-        confidence, best = scores.max(dim=-1, keepdim=True)  # [N, H, W, 1] each
+        confidence, best = max_and_argmax(scores)  # [N, H, W, 1] each
         # [N, 1, H, W] -> [N, H, W, 1]
         grad_confidence = grad_confidence.permute(0, 2, 3, 1).to(acc)
         if mode == 'hard' or d == 0:  # the displacement does not depend on corr

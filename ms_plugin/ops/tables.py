@@ -100,6 +100,12 @@ def unit_grid(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 
 @_cached
+def descending_rank(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``k - 1, k - 2, ..., 0``: ``[k]``, larger for earlier channels (ties go to the first)."""
+    return torch.arange(k - 1, -1, -1, device=device, dtype=dtype)
+
+
+@_cached
 def gaussian_table(d: int, sigma: float, temperature: float, dtype: torch.dtype,
                    device: torch.device) -> torch.Tensor:
     """``temperature * exp(-|k - k*|^2 / (2 sigma^2))`` for every centre k* (row) and k.
@@ -119,5 +125,6 @@ def gaussian_table(d: int, sigma: float, temperature: float, dtype: torch.dtype,
 
 def clear_tables() -> None:
     """Empty every table cache (e.g. to free device memory)."""
-    for builder in (window, window_mask, allpairs_index, unit_grid, gaussian_table):
+    for builder in (window, window_mask, allpairs_index, unit_grid, descending_rank,
+                    gaussian_table):
         builder.cache_clear()
