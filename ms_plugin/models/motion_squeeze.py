@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
                    correlation_motion, l2_normalize, relu_add_)
+from .pointwise_conv import PointwiseConv2d
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -38,7 +39,8 @@ class SeparableConvBlock(nn.Sequential):
                                     padding=kernel_size // 2, groups=in_channels,
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg if pointwise_act else None)
+                                    conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                    act_cfg=act_cfg if pointwise_act else None)
 
 
 @MODELS.register_module()
@@ -135,7 +137,8 @@ class MotionSqueeze(BaseModule):
         self.motion_sink: Optional[List[torch.Tensor]] = None
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                 conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                 act_cfg=act_cfg)
         # A last ReLU only feeds the residual sum: it runs inside the sum
         # (ms_plugin.ops.relu_add_), in place, whose backward keeps a 1-byte
         # mask instead of its output; the last block is built without it.

@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -62,8 +63,16 @@ def _elapsed(fn: Callable[[], object], device: torch.device) -> float:
 
 def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
                         device: torch.device = torch.device('cpu'),
-                        between: Optional[Callable[[], object]] = None) -> Dict[str, float]:
+                        between: Optional[Callable[[], object]] = None,
+                        shuffle_seed: Optional[int] = None) -> Dict[str, float]:
     """Median milliseconds of every case, the cases run in turn in every repeat.
+
+    A case leaves the caches and the allocator in a state that the next case
+    starts from, so in a fixed order every case is timed after the same
+    neighbour, which can favour one case over another by several percent
+    (a memory-hungry case before one and a light one before the other). With
+    ``shuffle_seed`` every repeat runs the cases in a new random order,
+    drawn from that seed, so that every case follows each of the others.
 
     Args:
         cases (dict[str, tuple]): name -> ``(setup, run)``; ``setup()`` runs
@@ -74,14 +83,22 @@ def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
             Defaults to the CPU.
         between (callable, optional): Called after every repeat (e.g. to zero
             gradients). Defaults to None.
+        shuffle_seed (int, optional): Run the cases in a random order in
+            every repeat, drawn from this seed. Defaults to None (the order
+            of ``cases`` every time).
 
     Returns:
         dict[str, float]: name -> median time in milliseconds.
     """
     device = torch.device(device)
     times: Dict[str, List[float]] = {name: [] for name in cases}
+    order = list(cases)
+    rng = random.Random(shuffle_seed)
     for i in range(warmup + repeats):
-        for name, (setup, run) in cases.items():
+        if shuffle_seed is not None:
+            rng.shuffle(order)
+        for name in order:
+            setup, run = cases[name]
             setup()
             elapsed = _elapsed(run, device)
             if i >= warmup:

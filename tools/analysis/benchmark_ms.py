@@ -253,11 +253,14 @@ def main() -> None:
     cases['corr_naive'] = (lambda: None, no_grad(lambda: naive_local_correlation(f1, f2, d)))
     if args.reference_repo:
         cases.update(authors_cases(args, ms, feat, device))
+    # A new random order in every repeat: no case is always timed after the same neighbour.
     med = interleaved_medians(cases, args.repeats, args.warmup, device,
-                              between=lambda: backbone.zero_grad(set_to_none=True))
+                              between=lambda: backbone.zero_grad(set_to_none=True),
+                              shuffle_seed=0)
 
     print(f'device: {device} ({device_name(device)}), torch {torch.__version__}, threads '
-          f'{torch.get_num_threads()}, medians of {args.repeats} interleaved repeats')
+          f'{torch.get_num_threads()}, medians of {args.repeats} interleaved repeats, '
+          'each in a random order')
     print(f'MSNet-R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size};'
           f' MS module input {tuple(feat.shape)}')
     print('| measure | backbone (ms) | MS module (ms) | MS share of backbone |')
