@@ -196,6 +196,8 @@ def test_max_and_argmax_is_tensor_max(dtype):
     scores[4, 224] = 3                         # the last channel
     scores[5] = -torch.rand(225).to(dtype)     # negative scores
     scores[6, 50] = torch.nextafter(scores[6].max(), torch.tensor(9.0, dtype=dtype))  # by one ulp
+    scores[7] = 0
+    scores[7, 3] = torch.nextafter(torch.tensor(0, dtype=dtype), torch.tensor(1, dtype=dtype))
     scores = scores.requires_grad_(True)
     value, index = max_and_argmax(scores)
     ref_value, ref_index = scores.max(dim=-1, keepdim=True)
@@ -205,6 +207,15 @@ def test_max_and_argmax_is_tensor_max(dtype):
     ours, = torch.autograd.grad(value, scores, grad)
     theirs, = torch.autograd.grad(ref_value, scores, grad)
     assert torch.equal(ours, theirs)
+
+
+def test_max_and_argmax_traced_records_tensor_max():
+    scores = torch.rand(6, 5, 9)
+    scores[0] = 0
+    traced = torch.jit.trace(max_and_argmax, scores)
+    assert 'aten::max' in str(traced.graph) and 'aten::amax' not in str(traced.graph)
+    for ours, ref in zip(traced(scores), max_and_argmax(scores)):
+        assert torch.equal(ours, ref)
 
 
 def test_max_and_argmax_keeps_leading_dims_and_nan():

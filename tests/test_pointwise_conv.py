@@ -71,3 +71,11 @@ def test_motion_squeeze_runs_its_1x1_convs_as_products():
     assert pointwise == ['reduce.conv'] + [f'transform.{i}.pointwise.conv' for i in range(4)]
     # The depthwise convs stay convolutions.
     assert all(type(block.depthwise.conv) is nn.Conv2d for block in ms.transform)
+
+
+def test_a_trace_records_the_convolution_with_the_same_values():
+    conv = PointwiseConv2d(6, 5, 1)
+    x = torch.randn(2, 6, 3, 4)
+    traced = torch.jit.trace(conv, x)
+    assert 'aten::_convolution' in str(traced.graph) and 'aten::bmm' not in str(traced.graph)
+    torch.testing.assert_close(traced(x), conv(x), rtol=1e-5, atol=1e-6)

@@ -1,11 +1,12 @@
 """Displacement and confidence from a local correlation volume."""
+import math
 from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
 from .correlation import accumulation_dtype
-from .tables import descending_rank, gaussian_table, unit_grid
+from .tables import descending_rank, gaussian_table, recording_a_graph, unit_grid
 
 __all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'max_and_argmax',
            'SOFT_ARGMAX_MODES']
@@ -19,33 +20,49 @@ def max_and_argmax(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """``scores.max(dim=-1, keepdim=True)`` from vectorised reductions: the maximum, its index.
 
     ``Tensor.max`` with indices walks every row element by element on the
-    CPU. Here the vectorised ``amax`` finds the maximum; ``sign(score - max)``
-    marks where a score equals it (0 there, -1 elsewhere: the difference of
-    two floats is 0 only when they are equal); the marks are ranked so that
-    the first is largest, and a second ``amax`` reads its index back. The
-    maximum is then gathered at that index, so that its gradient, like
-    ``Tensor.max``'s, goes to that one score. The same values and indices as
-    ``Tensor.max`` (ties go to the first index) for scores without
-    infinities; a row holding NaN gives the maximum NaN and index 0. ``docs/benchmarks.md`` times
-    both.
+    CPU. Here the vectorised ``amax`` finds the maximum; ``score - max`` is 0
+    exactly where a score equals it (the difference of two floats is 0 only
+    when they are equal) and at least the smallest subnormal away from 0
+    elsewhere. Scaled by ``2**(2m)``, large enough to take that smallest
+    difference below ``-2K``, and added to a rank that is largest for the
+    first channel, it leaves the ranks of the maxima and negative keys (or
+    ``-inf``) elsewhere; a second ``amax`` reads the first maximum's rank
+    back. Multiplications, additions and reductions only: vectorised in
+    PyTorch and in ONNX Runtime alike. The maximum is then gathered at that
+    index, so that its gradient, like ``Tensor.max``'s, goes to that one
+    score. The same values and indices as ``Tensor.max`` (ties go to the
+    first index) for scores without infinities; a row holding NaN gives the
+    maximum NaN and index 0. ``docs/benchmarks.md`` times both.
+
+    While a graph is recorded (a TorchScript trace for ONNX export or FLOP
+    counting, ``torch.compile``), ``Tensor.max`` itself is recorded: ONNX
+    Runtime and the compilers have one fused arg-max, faster than the chain.
 
     Args:
-        scores (Tensor): ``[..., K]`` floats.
+        scores (Tensor): ``[..., K]`` floats; half precision is ranked in float32.
 
     Returns:
         tuple[Tensor, Tensor]: the maximum ``[..., 1]`` (the dtype of
         ``scores``) and its index ``[..., 1]`` (int64).
     """
-    k = scores.shape[-1]
+    if recording_a_graph():
+        return scores.max(dim=-1, keepdim=True)
+    k = int(scores.shape[-1])
     plain = scores.detach()  # the index takes no gradient
+    if plain.dtype not in (torch.float32, torch.float64):
+        plain = plain.float()  # 2**(2m) would overflow half precision
+    info = torch.finfo(plain.dtype)
+    # m: (2**m)**2 * smallest subnormal >= 2K, i.e. 2m >= -log2(tiny * eps) + log2(2K).
+    smallest = math.log2(info.tiny) + math.log2(info.eps)  # log2 of the smallest subnormal
+    half_power = 2.0 ** math.ceil((math.log2(2 * k) - smallest) / 2)
     top = plain.amax(dim=-1, keepdim=True)  # [..., 1]
-    rank = descending_rank(k, scores.dtype, scores.device)  # [K]: K-1 for the first channel
-    # rank (>= 0) at a maximum, rank - K (< 0) elsewhere: [..., K]
-    key = torch.sub(plain, top).sign_().mul_(k).add_(rank)
-    first = key.amax(dim=-1, keepdim=True).nan_to_num_(nan=k - 1)  # [..., 1]
-    best = (k - 1 - first).long()
+    rank = descending_rank(k, plain.dtype, plain.device)  # [K]: K for the first channel, 1 last
+    # rank (>= 1) at a maximum; below -K (or -inf) elsewhere: [..., K]
+    key = torch.sub(plain, top).mul_(half_power).mul_(half_power).add_(rank)
+    first = key.amax(dim=-1, keepdim=True).nan_to_num_(nan=float(k))  # [..., 1]
+    best = (k - first).long()
     # A row holding NaN has the maximum NaN, as with Tensor.max.
-    return torch.where(top.isnan(), top, scores.gather(-1, best)), best
+    return torch.where(top.isnan(), top.to(scores.dtype), scores.gather(-1, best)), best
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,

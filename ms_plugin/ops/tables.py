@@ -101,8 +101,8 @@ def unit_grid(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 @_cached
 def descending_rank(k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``k - 1, k - 2, ..., 0``: ``[k]``, larger for earlier channels (ties go to the first)."""
-    return torch.arange(k - 1, -1, -1, device=device, dtype=dtype)
+    """``k, k - 1, ..., 1``: ``[k]``, larger for earlier channels (ties go to the first)."""
+    return torch.arange(k, 0, -1, device=device, dtype=dtype)
 
 
 @_cached
