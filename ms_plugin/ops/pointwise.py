@@ -43,7 +43,9 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
         return F.conv2d(x, weight, bias)
     # [C_out, C_in, 1, 1] -> [1, C_out, C_in] -> (a view) [N, C_out, C_in]
     weight = weight.view(1, -1, c).expand(n, -1, -1)
-    out = torch.bmm(weight, x.reshape(n, c, h * w))  # [N, C_out, H*W]
-    if bias is not None:
-        out = out.add_(bias.view(1, -1, 1))
+    x = x.reshape(n, c, h * w)  # [N, C_in, H, W] -> [N, C_in, H*W]
+    if bias is None:
+        out = torch.bmm(weight, x)  # [N, C_out, H*W]
+    else:  # the bias, [C_out] -> (a view) [N, C_out, H*W], added by the product itself
+        out = torch.baddbmm(bias.view(1, -1, 1).expand(n, -1, h * w), weight, x)
     return out.view(n, -1, h, w)  # [N, C_out, H*W] -> [N, C_out, H, W]
