@@ -30,3 +30,19 @@ def test_interleaved_medians_runs_setup_and_cases_in_turn():
     med = interleaved_medians(cases, repeats=3, warmup=1, between=lambda: calls.append('|'))
     assert set(med) == {'a', 'b'} and all(t >= 0 for t in med.values())
     assert calls == ['setup a', 'a', 'b', '|'] * 4
+
+
+def test_interleaved_medians_shuffles_every_repeat_reproducibly():
+    def order(seed):
+        calls = []
+        cases = {name: (lambda: None, lambda n=name: calls.append(n)) for name in 'abcd'}
+        med = interleaved_medians(cases, repeats=7, warmup=1, between=lambda: calls.append('|'),
+                                  shuffle_seed=seed)
+        assert set(med) == set('abcd')
+        rounds = ''.join(calls).split('|')[:-1]
+        assert len(rounds) == 8 and all(sorted(r) == list('abcd') for r in rounds)
+        return rounds
+    rounds = order(0)
+    assert rounds == order(0)  # the same seed, the same orders
+    assert len(set(rounds)) > 1 and rounds != order(1)
+    assert len({r[0] for r in rounds}) > 1  # not always the same case first
