@@ -27,8 +27,8 @@ def max_and_argmax(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     difference below ``-2K``, and added to a rank that is largest for the
     first channel, it leaves the ranks of the maxima and negative keys (or
     ``-inf``) elsewhere; a second ``amax`` reads the first maximum's rank
-    back. Multiplications, additions and reductions only: vectorised in
-    PyTorch and in ONNX Runtime alike. The maximum is then gathered at that
+    back. Multiplications, additions and reductions only, each vectorised.
+    The maximum is then gathered at that
     index, so that its gradient, like ``Tensor.max``'s, goes to that one
     score. The same values and indices as ``Tensor.max`` (ties go to the
     first index) for scores without infinities; a row holding NaN gives the
