@@ -195,9 +195,11 @@ def test_max_and_argmax_is_tensor_max(dtype):
     scores[3, 10], scores[3, 11] = -0.0, 0.0
     scores[4, 224] = 3                         # the last channel
     scores[5] = -torch.rand(225).to(dtype)     # negative scores
-    scores[6, 50] = torch.nextafter(scores[6].max(), torch.tensor(9.0, dtype=dtype))  # by one ulp
+    # Positive floats ordered as their bits: one more is the next float up.
+    bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[scores.element_size()]
+    scores[6, 50] = (scores[6].max().view(bits) + 1).view(dtype)  # above the rest by one ulp
     scores[7] = 0
-    scores[7, 3] = torch.nextafter(torch.tensor(0, dtype=dtype), torch.tensor(1, dtype=dtype))
+    scores[7, 3] = torch.ones((), dtype=bits).view(dtype)  # the smallest subnormal
     scores = scores.requires_grad_(True)
     value, index = max_and_argmax(scores)
     ref_value, ref_index = scores.max(dim=-1, keepdim=True)
