@@ -7,8 +7,8 @@ import pytest
 from mmengine.config import Config
 
 from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, add_cfg_options, add_seed,
-                            add_work_dir, check_model_files, check_output_file,
-                            parse_launch_args, runner, tool_parser)
+                            add_timing_args, add_work_dir, check_model_files,
+                            check_output_file, parse_launch_args, runner, tool_parser)
 
 
 def _help_of(parser: argparse.ArgumentParser, dest: str) -> str:
@@ -126,3 +126,16 @@ def test_run_and_tear_down_sets_the_process_group_up_first(monkeypatch):
     monkeypatch.setattr(runner, 'build_runner', lambda cfg: FakeRunner())
     assert runner.run_and_tear_down(Config(dict(launcher='none')), 'test') == dict(top1=1.0)
     assert calls == ['set up', 'check test', 'test']
+
+
+def test_add_timing_args_defaults_and_threads():
+    parser = argparse.ArgumentParser()
+    add_timing_args(parser, repeats=7, warmup=2)
+    args = parser.parse_args([])
+    assert (args.repeats, args.warmup, args.threads) == (7, 2, None)
+    assert parser.parse_args(['--repeats', '3', '--threads', '2']).threads == 2
+    parser = argparse.ArgumentParser()
+    add_timing_args(parser, repeats=10, warmup=3, threads=False)
+    assert not hasattr(parser.parse_args([]), 'threads')
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--threads', '2'])

@@ -1,7 +1,7 @@
 """The measuring helpers behind tools/analysis/benchmark_ms.py and gpu_check.py."""
 import torch
 
-from ms_plugin.utils.profiling import MIB, interleaved_medians, saved_tensor_bytes
+from ms_plugin.utils.profiling import MIB, interleaved_medians, no_grad, saved_tensor_bytes
 
 
 def test_saved_tensor_bytes_counts_each_storage_once():
@@ -46,3 +46,10 @@ def test_interleaved_medians_shuffles_every_repeat_reproducibly():
     assert rounds == order(0)  # the same seed, the same orders
     assert len(set(rounds)) > 1 and rounds != order(1)
     assert len({r[0] for r in rounds}) > 1  # not always the same case first
+
+
+def test_no_grad_runs_without_autograd():
+    x = torch.ones(2, requires_grad=True)
+    seen = []
+    no_grad(lambda: seen.append((x * 2).requires_grad))()
+    assert seen == [False]

@@ -15,7 +15,8 @@ from typing import Callable, Optional
 from mmengine.config import DictAction
 
 __all__ = [
-    'tool_parser', 'add_cfg_options', 'add_seed', 'add_work_dir', 'add_launch_arguments',
+    'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args',
+    'add_work_dir', 'add_launch_arguments',
     'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError',
     'check_config', 'check_input', 'check_model_files', 'check_output_dir',
     'check_output_file', 'exit_on_entry_error'
@@ -67,6 +68,24 @@ def add_seed(parser: argparse.ArgumentParser, of: str) -> None:
         of (str): What it seeds, for the help, e.g. ``'the random frames'``.
     """
     parser.add_argument('--seed', type=int, default=0, help=f'seed of {of}. Defaults to 0')
+
+
+def add_timing_args(parser: argparse.ArgumentParser, repeats: int, warmup: int,
+                    threads: bool = True) -> None:
+    """``--repeats`` and ``--warmup`` of a timing tool, and ``--threads`` if asked.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        repeats (int): Default of ``--repeats`` (timed repeats; their median counts).
+        warmup (int): Default of ``--warmup`` (untimed repeats first).
+        threads (bool): Whether to add ``--threads`` (torch's CPU threads,
+            default torch's choice). Defaults to True.
+    """
+    parser.add_argument('--repeats', type=int, default=repeats, help='timed repeats (median)')
+    parser.add_argument('--warmup', type=int, default=warmup, help='untimed first repeats')
+    if threads:
+        parser.add_argument('--threads', type=int, default=None,
+                            help='torch CPU threads (default: torch\'s choice)')
 
 
 def add_work_dir(parser: argparse.ArgumentParser, contents: str) -> None:

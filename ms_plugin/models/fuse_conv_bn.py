@@ -29,13 +29,14 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that directly follows a conv into that conv, in place.
 
     As mmcv's ``fuse_conv_bn``: within each module, a BatchNorm child that
-    comes right after a ``Conv2d`` (or ``PointwiseConv2d``) child (in registration order, as in
-    ``ConvModule``, ResNet blocks and the MS module) is folded into the conv's
-    weight and bias with its running statistics, and replaced by
-    ``nn.Identity``. Unlike it, only plain ``BatchNorm2d``/``SyncBatchNorm``
-    are folded, a conv behind MMAction2's ``TemporalShift`` is folded too, and
-    each conv stays the same object, so code run around its forward (the
-    temporal shift of ``TimmTSM_MS``) keeps running.
+    comes right after a ``Conv2d`` (or ``PointwiseConv2d``) child (in
+    registration order, as in ``ConvModule``, ResNet blocks and the MS
+    module) is folded into the conv's weight and bias with its running
+    statistics, and replaced by ``nn.Identity``. Unlike it, only plain
+    ``BatchNorm2d``/``SyncBatchNorm`` are folded, a conv behind MMAction2's
+    ``TemporalShift`` is folded too, and each conv stays the same object, so
+    code run around its forward (the temporal shift of ``TimmTSM_MS``) keeps
+    running.
 
     The result equals the unfused model in eval mode, up to float rounding;
     it cannot be trained any more. Use it for testing and deployment

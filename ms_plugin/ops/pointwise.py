@@ -18,14 +18,14 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor,
     view. The values are the convolution's, up to the order of the sums. On
     the CPU, oneDNN's convolution converts its input and output to a blocked
     layout and back, through buffers as large as the output; the product
-    reads and writes ``[N, C, H, W]`` as it is. For the MS module's 1x1 convs
-    that is 0.02-0.17 ms instead of 0.1-1.4 ms for the narrow ones
-    (3 -> 16 to 32 -> 64 channels, 8 frames of 28x28) on a 2-core AMD EPYC,
-    and the same time at the matrix-product floor for the wide ones
-    (``docs/benchmarks.md``). While a graph is recorded (a TorchScript trace
-    for ONNX export or FLOP counting, ``torch.compile``), the convolution
-    itself is recorded: ONNX Runtime runs a ``Conv`` (with its bias) faster
-    than a ``MatMul`` and an ``Add``.
+    reads and writes ``[N, C, H, W]`` as it is.
+    ``tools/analysis/benchmark_ops.py`` times both on the MS module's 1x1
+    convs (its output on a 2-core AMD EPYC is in ``docs/benchmarks.md``).
+
+    While a graph is recorded (a TorchScript trace for ONNX export or FLOP
+    counting, ``torch.compile``), the convolution itself is recorded: ONNX
+    Runtime runs a ``Conv`` (with its bias) faster than a ``MatMul`` and an
+    ``Add``.
 
     Args:
         x (Tensor): ``[N, C_in, H, W]``, any memory format.

@@ -61,6 +61,14 @@ def _elapsed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - begin
 
 
+def no_grad(fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn`` run under ``torch.no_grad()``, its result dropped: a timed case of inference."""
+    def run() -> None:
+        with torch.no_grad():
+            fn()
+    return run
+
+
 def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
                         device: torch.device = torch.device('cpu'),
                         between: Optional[Callable[[], object]] = None,

@@ -39,12 +39,13 @@ import torch
 # First: the plugin's warning filters must precede mmengine.logging's imports.
 import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
 from mmengine.logging import MMLogger
+from ms_plugin.apis import add_timing_args
 from ms_plugin.deployment import export_onnx, ort_session
 from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules
 from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
 from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
-from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_medians,
+from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_medians, no_grad,
                                        ort_kernel_times, saved_tensor_bytes)
 
 
@@ -53,10 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--depth', type=int, default=50, help='ResNet depth')
     parser.add_argument('--frames', type=int, default=8, help='frames per clip (T)')
     parser.add_argument('--size', type=int, default=224, help='input height and width')
-    parser.add_argument('--repeats', type=int, default=7, help='timed repeats (median)')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed first runs')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch\'s choice)')
+    add_timing_args(parser, repeats=7, warmup=2)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--parts', action='store_true',
                         help='also time the parts of the MS forward (eval, no grad)')
@@ -190,13 +188,6 @@ def authors_cases(args: argparse.Namespace, ms: torch.nn.Module, feat: torch.Ten
         cases[f'{name}_fwd'] = (module.eval, no_grad(lambda m=module: m(feat)))
         cases[f'{name}_fwdbwd'] = (module.train, fwd_bwd(module, feat_grad))
     return cases
-
-
-def no_grad(fn: Callable[[], object]) -> Callable[[], None]:
-    def run() -> None:
-        with torch.no_grad():
-            fn()
-    return run
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ Example::
 import torch
 import torch.nn.functional as F
 
-from ms_plugin.apis.cli import tool_parser
+from ms_plugin.apis.cli import add_timing_args, tool_parser
 from ms_plugin.ops import l2_normalize, local_correlation, max_and_argmax, pointwise_conv
-from ms_plugin.utils.profiling import cpu_name, interleaved_medians
+from ms_plugin.utils.profiling import cpu_name, interleaved_medians, no_grad
 
 PAIRS = ((512, 64), (3, 16), (16, 32), (32, 64), (64, 512))
 
@@ -29,18 +29,13 @@ def parse_args():
     parser.add_argument('--frames', type=int, default=8, help='frames per clip (T)')
     parser.add_argument('--size', type=int, default=28, help='feature height and width')
     parser.add_argument('--max-displacement', type=int, default=7, help='d of the correlation')
-    parser.add_argument('--repeats', type=int, default=25, help='timed repeats (median)')
-    parser.add_argument('--warmup', type=int, default=3, help='untimed first runs')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads (default: torch\'s choice)')
+    add_timing_args(parser, repeats=25, warmup=3)
     return parser.parse_args()
 
 
-def no_grad(fn):
-    def run() -> None:
-        with torch.no_grad():
-            fn()
-    return (lambda: None, run)
+def inference_case(fn):
+    """``(setup, run)`` for :func:`interleaved_medians`: no setup, ``fn`` without autograd."""
+    return (lambda: None, no_grad(fn))
 
 
 def main() -> None:
@@ -52,13 +47,13 @@ def main() -> None:
     f1, f2 = (l2_normalize(torch.randn(t - 1, 64, s, s)) for _ in range(2))
     # [N, K, H, W] -> [N, H, W, K]: the layout the soft-argmax reduces
     scores = local_correlation(f1, f2, d).relu_().permute(0, 2, 3, 1)
-    cases = {'max_and_argmax': no_grad(lambda: max_and_argmax(scores)),
-             'Tensor.max': no_grad(lambda: scores.max(dim=-1, keepdim=True))}
+    cases = {'max_and_argmax': inference_case(lambda: max_and_argmax(scores)),
+             'Tensor.max': inference_case(lambda: scores.max(dim=-1, keepdim=True))}
     for c_in, c_out in PAIRS:
         x, weight = torch.randn(t, c_in, s, s), torch.randn(c_out, c_in, 1, 1)
-        cases[f'pointwise_conv {c_in}->{c_out}'] = no_grad(lambda x=x, w=weight:
-                                                           pointwise_conv(x, w))
-        cases[f'F.conv2d {c_in}->{c_out}'] = no_grad(lambda x=x, w=weight: F.conv2d(x, w))
+        cases[f'pointwise_conv {c_in}->{c_out}'] = inference_case(
+            lambda x=x, w=weight: pointwise_conv(x, w))
+        cases[f'F.conv2d {c_in}->{c_out}'] = inference_case(lambda x=x, w=weight: F.conv2d(x, w))
     med = interleaved_medians(cases, args.repeats, args.warmup, shuffle_seed=0)
 
     print(f'CPU: {cpu_name()}, torch {torch.__version__}, threads {torch.get_num_threads()}, '

@@ -34,6 +34,7 @@ import torch
 # First: the plugin's warning filters must precede mmengine.logging's imports.
 import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
 from mmengine.logging import MMLogger
+from ms_plugin.apis import add_timing_args
 from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
                            local_correlation)
@@ -55,8 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clips', type=int, default=8, help='clips per training step')
     parser.add_argument('--frames', type=int, default=8, help='frames per clip')
     parser.add_argument('--size', type=int, default=224, help='input height and width')
-    parser.add_argument('--repeats', type=int, default=10, help='timed repeats (median)')
-    parser.add_argument('--warmup', type=int, default=3, help='untimed first repeats')
+    add_timing_args(parser, repeats=10, warmup=3, threads=False)
     return parser.parse_args()
 
 
