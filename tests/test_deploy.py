@@ -441,10 +441,11 @@ def test_benchmark_onnx_comparison_prints_both_backbones_and_the_cost(capsys):
     tool.onnx_comparison(args)
     printed = capsys.readouterr().out
     assert 'TorchScript exporter' in printed and 'CPU: ' in printed
-    row = re.search(r'^\| ONNX Runtime \| ([\d.]+) \| ([\d.]+) \| (-?[\d.]+)% \|$', printed,
-                    flags=re.M)
+    row = re.search(r'^\| ONNX Runtime \| ([\d.]+) \| ([\d.]+) \| (-?[\d.]+)% '
+                    r'\(paired (-?[\d.]+)%\) \|$', printed, flags=re.M)
     assert row, printed
-    tsm, tsm_ms, cost = (float(value) for value in row.groups())
+    tsm, tsm_ms, cost, paired = (float(value) for value in row.groups())
+    assert paired == pytest.approx(cost, abs=0.011)  # one repeat: the same ratio
     assert tsm > 0 and tsm_ms > 0
     # The times are printed to 0.1 ms, the cost from the unrounded ones.
     rounding = 100 * 0.05 * (1 / tsm + tsm_ms / tsm ** 2)

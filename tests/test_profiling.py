@@ -1,7 +1,10 @@
 """The measuring helpers behind tools/analysis/benchmark_ms.py and gpu_check.py."""
+import statistics
+
 import torch
 
-from ms_plugin.utils.profiling import MIB, interleaved_medians, no_grad, saved_tensor_bytes
+from ms_plugin.utils.profiling import (MIB, interleaved_medians, interleaved_times, medians_ms,
+                                       no_grad, paired_ratio, saved_tensor_bytes)
 
 
 def test_saved_tensor_bytes_counts_each_storage_once():
@@ -53,3 +56,22 @@ def test_no_grad_runs_without_autograd():
     seen = []
     no_grad(lambda: seen.append((x * 2).requires_grad))()
     assert seen == [False]
+
+
+def test_interleaved_times_keeps_every_repeat_of_every_case():
+    cases = {name: (lambda: None, lambda: None) for name in 'ab'}
+    times = interleaved_times(cases, repeats=5, warmup=2)
+    assert set(times) == {'a', 'b'} and all(len(t) == 5 for t in times.values())
+    assert medians_ms(times) == {k: statistics.median(v) * 1000 for k, v in times.items()}
+
+
+def test_paired_ratio_follows_load_that_drifts_between_repeats():
+    # b takes 2x a in every repeat, under a load that changes between repeats.
+    times = {'a': [1.0, 3.0, 1.0, 7.0, 9.0], 'b': [2.0, 6.0, 2.0, 14.0, 18.0]}
+    assert paired_ratio(times, 'b', 'a') == 2.0
+    assert paired_ratio(times, 'a', 'b') == 0.5
+    # A slow spell that hits b alone in two repeats moves the ratio of the
+    # medians (6 / 3) far more than the median of the ratios.
+    times['b'] = [2.0, 6.0, 9.0, 14.0, 18.0]
+    assert paired_ratio(times, 'b', 'a') == 2.0
+    assert statistics.median(times['b']) / statistics.median(times['a']) == 3.0

@@ -213,12 +213,15 @@ def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
 def test_benchmark_ms_prints_shares_and_parts():
     out = _run(str(TOOLS / 'analysis' / 'benchmark_ms.py'), '--depth', '18', '--frames', '3',
                '--size', '64', '--repeats', '1', '--warmup', '0', '--threads', '1', '--parts')
-    rows = re.findall(r'\| (forward(?:\+backward)?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% \|', out)
+    rows = re.findall(r'\| (forward(?:\+backward)?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% '
+                      r'\(paired ([\d.]+)%\) \|', out)
     assert [r[0] for r in rows] == ['forward', 'forward+backward'], out
-    for _, total, part, share in rows:
+    for _, total, part, share, paired in rows:
         # The times are printed to 0.1 ms, the share from the unrounded ones.
         assert float(part) > 0
         assert float(share) == pytest.approx(100 * float(part) / float(total), rel=0.1)
+        # One repeat: the median of the ratios is the ratio of the medians.
+        assert float(paired) == pytest.approx(float(share), abs=0.011)
     # MS input after res3 of R18 at 64 px: 128 channels, 8x8.
     assert 'MS module input (3, 128, 8, 8)' in out
     parts = re.search(r'parts \(eval, no grad\): reduce ([\d.]+) ms, correlation ([\d.]+) ms, '
@@ -226,10 +229,11 @@ def test_benchmark_ms_prints_shares_and_parts():
     assert parts and all(float(v) > 0 for v in parts.groups()), out
     assert re.search(r'row matmuls [\d.]+ ms, naive shift-and-multiply loop [\d.]+ ms', out)
     fused = re.search(r'after fuse_conv_bn .*: TSM-R18 ([\d.]+) ms, TSM\+MS-R18 ([\d.]+) ms, '
-                      r'ratio ([\d.]+)', out)
+                      r'ratio ([\d.]+) \(\+?-?[\d.]+%\), paired ([\d.]+)', out)
     assert fused, out
-    tsm, msnet, ratio = map(float, fused.groups())
+    tsm, msnet, ratio, paired = map(float, fused.groups())
     assert ratio == pytest.approx(msnet / tsm, rel=0.1)
+    assert paired == pytest.approx(ratio, abs=1.1e-4)
 
 
 def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):

@@ -1,8 +1,10 @@
 """Measuring helpers shared by ``tools/analysis/benchmark_ms.py`` and ``gpu_check.py``.
 
-- :func:`interleaved_medians`: median time of several cases, run in turn
-  within every repeat, so that a change of load on a shared machine hits
-  every case alike; CUDA events on a GPU, ``perf_counter`` on the CPU.
+- :func:`interleaved_times` and :func:`interleaved_medians`: the times of
+  several cases, run in turn within every repeat, so that a change of load
+  on a shared machine hits every case alike; CUDA events on a GPU,
+  ``perf_counter`` on the CPU. :func:`paired_ratio`: the median of the
+  ratios of two cases timed in the same repeat.
 - :func:`saved_tensor_bytes`: the memory autograd keeps for backward after a
   forward, as unique storages, broken down by the autograd node that saved
   them.
@@ -21,7 +23,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-__all__ = ['interleaved_medians', 'saved_tensor_bytes', 'SavedTensors', 'ort_kernel_times',
+__all__ = ['interleaved_times', 'interleaved_medians', 'medians_ms', 'paired_ratio',
+           'saved_tensor_bytes', 'SavedTensors', 'ort_kernel_times',
            'cpu_name', 'device_name', 'MIB']
 
 MIB = 2 ** 20
@@ -69,11 +72,11 @@ def no_grad(fn: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
-                        device: torch.device = torch.device('cpu'),
-                        between: Optional[Callable[[], object]] = None,
-                        shuffle_seed: Optional[int] = None) -> Dict[str, float]:
-    """Median milliseconds of every case, the cases run in turn in every repeat.
+def interleaved_times(cases: Dict[str, Case], repeats: int, warmup: int = 1,
+                      device: torch.device = torch.device('cpu'),
+                      between: Optional[Callable[[], object]] = None,
+                      shuffle_seed: Optional[int] = None) -> Dict[str, List[float]]:
+    """Seconds of every timed repeat of every case, the cases run in turn in every repeat.
 
     A case leaves the caches and the allocator in a state that the next case
     starts from, so in a fixed order every case is timed after the same
@@ -96,7 +99,8 @@ def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
             of ``cases`` every time).
 
     Returns:
-        dict[str, float]: name -> median time in milliseconds.
+        dict[str, list[float]]: name -> ``repeats`` times in seconds, the
+        i-th of every case from the i-th repeat.
     """
     device = torch.device(device)
     times: Dict[str, List[float]] = {name: [] for name in cases}
@@ -113,7 +117,41 @@ def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
                 times[name].append(elapsed)
         if between is not None:
             between()
+    return times
+
+
+def interleaved_medians(cases: Dict[str, Case], repeats: int, warmup: int = 1,
+                        device: torch.device = torch.device('cpu'),
+                        between: Optional[Callable[[], object]] = None,
+                        shuffle_seed: Optional[int] = None) -> Dict[str, float]:
+    """Median milliseconds of every case, from :func:`interleaved_times` (the same arguments).
+
+    Returns:
+        dict[str, float]: name -> median time in milliseconds.
+    """
+    times = interleaved_times(cases, repeats, warmup, device, between, shuffle_seed)
+    return medians_ms(times)
+
+
+def medians_ms(times: Dict[str, List[float]]) -> Dict[str, float]:
+    """name -> median in milliseconds of :func:`interleaved_times`' seconds."""
     return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
+def paired_ratio(times: Dict[str, List[float]], numerator: str, denominator: str) -> float:
+    """The median over repeats of ``numerator``'s time over ``denominator``'s in the same repeat.
+
+    On a shared machine the load drifts between repeats; two cases timed in
+    the same repeat, seconds apart, see nearly the same load, so their
+    ratio varies less than the ratio of their medians, whose repeats are
+    taken apart. Both estimate the same ratio.
+
+    Args:
+        times (dict[str, list[float]]): As :func:`interleaved_times` returns.
+        numerator (str): A case's name.
+        denominator (str): Another case's name.
+    """
+    return statistics.median(a / b for a, b in zip(times[numerator], times[denominator]))
 
 
 class SavedTensors(collections.namedtuple('SavedTensors', 'total by_node')):

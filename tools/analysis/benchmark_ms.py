@@ -45,8 +45,9 @@ from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules
 from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
 from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
-from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_medians, no_grad,
-                                       ort_kernel_times, saved_tensor_bytes)
+from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_times,
+                                       medians_ms, no_grad, ort_kernel_times, paired_ratio,
+                                       saved_tensor_bytes)
 
 
 def parse_args() -> argparse.Namespace:
@@ -146,9 +147,10 @@ def onnx_comparison(args: argparse.Namespace) -> None:
                                  dynamic_batch=False, input_name='clip', output_name='feat')
             sessions[name] = ort_session(path, args.onnx_threads)
     inputs = {'clip': clip.numpy()}
-    med = interleaved_medians({name: (lambda: None, lambda s=session: s.run(None, inputs))
+    times = interleaved_times({name: (lambda: None, lambda s=session: s.run(None, inputs))
                                for name, session in sessions.items()},
                               args.repeats, args.warmup)
+    med, paired = medians_ms(times), paired_ratio(times, 'tsm_ms', 'tsm')
     print(f'ONNX Runtime {ort.__version__}, {args.onnx_threads} intra-op threads, CPU: '
           f'{cpu_name()}; {"dynamo" if dynamo else "TorchScript"} exporter (torch '
           f'{torch.__version__}); medians of {args.repeats} interleaved repeats')
@@ -156,7 +158,8 @@ def onnx_comparison(args: argparse.Namespace) -> None:
           '| TSM (ms) | TSM+MS (ms) | MS cost: (TSM+MS - TSM) / TSM |')
     print('| --- | --- | --- | --- |')
     print(f'| ONNX Runtime | {med["tsm"]:.1f} | {med["tsm_ms"]:.1f} | '
-          f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% |')
+          f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% '
+          f'(paired {100 * (paired - 1):.2f}%) |')
 
 
 def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Tensor,
@@ -245,24 +248,30 @@ def main() -> None:
     if args.reference_repo:
         cases.update(authors_cases(args, ms, feat, device))
     # A new random order in every repeat: no case is always timed after the same neighbour.
-    med = interleaved_medians(cases, args.repeats, args.warmup, device,
+    times = interleaved_times(cases, args.repeats, args.warmup, device,
                               between=lambda: backbone.zero_grad(set_to_none=True),
                               shuffle_seed=0)
+    med = medians_ms(times)
 
     print(f'device: {device} ({device_name(device)}), torch {torch.__version__}, threads '
           f'{torch.get_num_threads()}, medians of {args.repeats} interleaved repeats, '
           'each in a random order')
     print(f'MSNet-R{args.depth} backbone, 1 clip x {args.frames} frames x {args.size}x{args.size};'
           f' MS module input {tuple(feat.shape)}')
+    print("Ratios and shares are of the medians; 'paired': the median over repeats of the "
+          'ratio of the two cases timed in the same repeat.')
     print('| measure | backbone (ms) | MS module (ms) | MS share of backbone |')
     print('| --- | --- | --- | --- |')
     for label, key in (('forward', 'fwd'), ('forward+backward', 'fwdbwd')):
         total, part = med[f'backbone_{key}'], med[f'ms_{key}']
-        print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% |')
+        paired = paired_ratio(times, f'ms_{key}', f'backbone_{key}')
+        print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% '
+              f'(paired {100 * paired:.2f}%) |')
     tsm, msnet = med['fused_tsm_fwd'], med['fused_msnet_fwd']
     print(f'inference after fuse_conv_bn (eval, no grad): TSM-R{args.depth} {tsm:.1f} ms, '
           f'TSM+MS-R{args.depth} {msnet:.1f} ms, ratio {msnet / tsm:.4f} '
-          f'(+{100 * (msnet / tsm - 1):.2f}%)')
+          f'(+{100 * (msnet / tsm - 1):.2f}%), '
+          f'paired {paired_ratio(times, "fused_msnet_fwd", "fused_tsm_fwd"):.4f}')
     if args.parts:
         print('MS forward parts (eval, no grad): ' + ', '.join(
             f'{name[5:]} {med[name]:.2f} ms' for name in med if name.startswith('part_'))
@@ -275,9 +284,11 @@ def main() -> None:
     if args.reference_repo:
         print("this MS module / the authors' (same features and weights): forward (eval, no "
               f'grad) {med["ours_fwd"]:.2f} / {med["authors_fwd"]:.2f} ms = '
-              f'{med["ours_fwd"] / med["authors_fwd"]:.3f}x; forward+backward (train) '
-              f'{med["ours_fwdbwd"]:.2f} / {med["authors_fwdbwd"]:.2f} ms = '
-              f'{med["ours_fwdbwd"] / med["authors_fwdbwd"]:.3f}x')
+              f'{med["ours_fwd"] / med["authors_fwd"]:.3f}x '
+              f'(paired {paired_ratio(times, "ours_fwd", "authors_fwd"):.3f}x); forward+backward '
+              f'(train) {med["ours_fwdbwd"]:.2f} / {med["authors_fwdbwd"]:.2f} ms = '
+              f'{med["ours_fwdbwd"] / med["authors_fwdbwd"]:.3f}x '
+              f'(paired {paired_ratio(times, "ours_fwdbwd", "authors_fwdbwd"):.3f}x)')
     if args.memory:
         memory_report(backbone, clip, feat, args.depth)
     if args.onnx:
