@@ -38,7 +38,8 @@ from ms_plugin.apis import add_timing_args
 from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
                            local_correlation)
-from ms_plugin.utils.profiling import MIB, device_name, interleaved_medians, saved_tensor_bytes
+from ms_plugin.utils.profiling import (MIB, device_name, interleaved_medians, interleaved_times,
+                                       medians_ms, paired_ratio, saved_tensor_bytes)
 
 REPO = Path(__file__).resolve().parents[2]
 Row = Tuple[str, str, str]  # (check, result, detail)
@@ -113,15 +114,17 @@ def training_share(args, msnet, clip, device) -> List[Row]:
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
         feat = msnet.layer2(msnet.layer1(msnet.maxpool(msnet.conv1(clip))))
     feat = feat.detach().requires_grad_()
-    med = interleaved_medians(
+    times = interleaved_times(
         {'backbone': (lambda: None, train_step(msnet, clip, device)),
          'ms': (lambda: None, train_step(msnet.ms_layer2, feat, device))},
-        args.repeats, args.warmup, device, between=lambda: msnet.zero_grad(set_to_none=True))
+        args.repeats, args.warmup, device, between=lambda: msnet.zero_grad(set_to_none=True),
+        shuffle_seed=0)
+    med, paired = medians_ms(times), paired_ratio(times, 'ms', 'backbone')
     shape = f'{args.clips} clips x {args.frames} x {args.size}'
     return [(f'MS share of an MSNet-R50 bf16 training step ({shape}, fwd+bwd)',
-             f'{100 * med["ms"] / med["backbone"]:.2f} %',
+             f'{100 * med["ms"] / med["backbone"]:.2f} % (paired {100 * paired:.2f} %)',
              f'backbone {med["backbone"]:.1f} ms, MS {med["ms"]:.2f} ms '
-             f'(input {tuple(feat.shape)}), medians of {args.repeats}')]
+             f'(input {tuple(feat.shape)}), medians of {args.repeats} repeats in random order')]
 
 
 def memory(args, msnet, tsm, clip, device) -> List[Row]:
@@ -173,7 +176,7 @@ def correlation_impls(args, device) -> List[Row]:
             (disp.sum() + conf.sum()).backward()
         cases[f'{impl} fwd'] = (lambda: None, forward)
         cases[f'{impl} fwd+bwd'] = (lambda: None, fwd_bwd)
-    med = interleaved_medians(cases, args.repeats, args.warmup, device)
+    med = interleaved_medians(cases, args.repeats, args.warmup, device, shuffle_seed=0)
     return [(f'correlation {impl!r}, {shape[0]} pairs of {shape[1]}x{side}x{side}, d=7',
              f'{med[f"{impl} fwd"]:.2f} ms fwd',
              f'{med[f"{impl} fwd+bwd"]:.2f} ms fwd+bwd with the soft-argmax (float32)')
