@@ -1,6 +1,8 @@
 """Shared test helpers: tiny synthetic video data and the environment for subprocesses.
 
 Fixtures:
+    scratch_tmpdir (session, automatic): ``TMPDIR`` for the tests and the
+        processes they start, inside pytest's temporary folder.
     tiny_data (session): a folder written by :func:`write_tiny_dataset`, the
         layout that ``tests/configs/tiny_msnet_*.py`` read through the
         ``MS_TINY_DATA`` environment variable.
@@ -17,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -143,6 +146,26 @@ def subprocess_env(data_root: Optional[Path] = None) -> Dict[str, str]:
     if data_root is not None:
         env['MS_TINY_DATA'] = str(data_root)
     return env
+
+
+@pytest.fixture(scope='session', autouse=True)
+def scratch_tmpdir(tmp_path_factory) -> Path:
+    """``TMPDIR`` of this process and of the tools it starts: a folder of pytest's own.
+
+    torchrun's log folders (``torchelastic_*``), multiprocessing's
+    (``pymp-*``) and the tools' temporary files land there, and pytest
+    removes it with its older runs, instead of leaving them in the system's
+    temporary folder after every run (a killed process cleans up nothing).
+    """
+    folder = tmp_path_factory.mktemp('tmpdir')
+    saved = os.environ.get('TMPDIR'), tempfile.tempdir
+    os.environ['TMPDIR'] = tempfile.tempdir = str(folder)
+    yield folder
+    if saved[0] is None:
+        os.environ.pop('TMPDIR', None)
+    else:
+        os.environ['TMPDIR'] = saved[0]
+    tempfile.tempdir = saved[1]
 
 
 def pytest_configure(config):
