@@ -49,8 +49,10 @@ def main() -> None:
     scores = local_correlation(f1, f2, d).relu_().permute(0, 2, 3, 1)
     cases = {'max_and_argmax': inference_case(lambda: max_and_argmax(scores)),
              'Tensor.max': inference_case(lambda: scores.max(dim=-1, keepdim=True))}
-    for c_in, c_out in PAIRS:
-        x, weight = torch.randn(t, c_in, s, s), torch.randn(c_out, c_in, 1, 1)
+    # (C_in, C_out) -> (input, weight): timed, then compared
+    convs = {pair: (torch.randn(t, pair[0], s, s), torch.randn(pair[1], pair[0], 1, 1))
+             for pair in PAIRS}
+    for (c_in, c_out), (x, weight) in convs.items():
         cases[f'pointwise_conv {c_in}->{c_out}'] = inference_case(
             lambda x=x, w=weight: pointwise_conv(x, w))
         cases[f'F.conv2d {c_in}->{c_out}'] = inference_case(lambda x=x, w=weight: F.conv2d(x, w))
@@ -66,9 +68,8 @@ def main() -> None:
     print(f'| max_and_argmax {tuple(scores.shape)} | {med["max_and_argmax"]:.3f} | Tensor.max | '
           f'{med["Tensor.max"]:.3f} | {med["max_and_argmax"] / med["Tensor.max"]:.2f} | '
           f'{"identical" if same else "DIFFERENT"} |')
-    for c_in, c_out in PAIRS:
+    for (c_in, c_out), (x, weight) in convs.items():
         ours, ref = med[f'pointwise_conv {c_in}->{c_out}'], med[f'F.conv2d {c_in}->{c_out}']
-        x, weight = torch.randn(t, c_in, s, s), torch.randn(c_out, c_in, 1, 1)
         error = (pointwise_conv(x, weight) - F.conv2d(x, weight)).abs().max().item()
         print(f'| pointwise_conv {c_in}->{c_out} | {ours:.3f} | F.conv2d | {ref:.3f} | '
               f'{ours / ref:.2f} | max diff {error:.1e} |')
