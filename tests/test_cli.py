@@ -4,11 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, add_cfg_options, add_seed,
-                            add_timing_args, add_work_dir, check_model_files,
-                            check_output_file, parse_launch_args, runner, tool_parser)
+                            add_timing_args, add_work_dir, apply_timing_args,
+                            check_model_files, check_output_file, parse_launch_args, runner,
+                            tool_parser)
 
 
 def _help_of(parser: argparse.ArgumentParser, dest: str) -> str:
@@ -139,3 +141,15 @@ def test_add_timing_args_defaults_and_threads():
     assert not hasattr(parser.parse_args([]), 'threads')
     with pytest.raises(SystemExit):
         parser.parse_args(['--threads', '2'])
+
+
+def test_apply_timing_args_sets_torch_threads_only_when_given():
+    before = torch.get_num_threads()
+    try:
+        apply_timing_args(argparse.Namespace(threads=None))  # torch's choice: unchanged
+        apply_timing_args(argparse.Namespace())  # a tool without --threads
+        assert torch.get_num_threads() == before
+        apply_timing_args(argparse.Namespace(threads=before + 1))
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)

@@ -35,6 +35,15 @@ def test_interleaved_medians_runs_setup_and_cases_in_turn():
     assert calls == ['setup a', 'a', 'b', '|'] * 4
 
 
+def test_interleaved_times_takes_a_bare_run_as_a_case_without_setup():
+    calls = []
+    cases = {'a': lambda: calls.append('a'),
+             'b': (lambda: calls.append('setup b'), lambda: calls.append('b'))}
+    times = interleaved_times(cases, repeats=2, warmup=0)
+    assert calls == ['a', 'setup b', 'b'] * 2
+    assert {name: len(values) for name, values in times.items()} == {'a': 2, 'b': 2}
+
+
 def test_interleaved_medians_shuffles_every_repeat_reproducibly():
     def order(seed):
         calls = []

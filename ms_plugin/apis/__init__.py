@@ -18,9 +18,10 @@ runs: :mod:`.demo_data` (its dataset, written once and reused) and
 :mod:`.demo_run` (training, testing, counting and drawing in one process).
 """
 from .cli import (CFG_OPTIONS_HELP, LAUNCHER_HELP, LAUNCHERS, EntryError, add_cfg_options,
-                  add_launch_arguments, add_seed, add_timing_args, add_work_dir, check_config,
-                  check_input, check_model_files, check_output_dir, check_output_file,
-                  exit_on_entry_error, parse_launch_args, tool_parser)
+                  add_launch_arguments, add_seed, add_timing_args, add_work_dir,
+                  apply_timing_args, check_config, check_input, check_model_files,
+                  check_output_dir, check_output_file, exit_on_entry_error, parse_launch_args,
+                  tool_parser)
 from .clip import (Clip, VideoError, config_test_dataset, config_test_pipeline, load_clip,
                    one_view_pipeline, pipeline_frames, read_frame_folder, views_and_size)
 from .launch import setup_cpu_distributed
@@ -34,7 +35,8 @@ __all__ = [
     'CFG_OPTIONS_HELP', 'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config',
     'check_input', 'check_model_files', 'check_output_dir', 'check_output_file',
     'exit_on_entry_error', 'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args',
-    'add_work_dir', 'add_launch_arguments', 'parse_launch_args', 'setup_cpu_distributed',
+    'apply_timing_args', 'add_work_dir', 'add_launch_arguments', 'parse_launch_args',
+    'setup_cpu_distributed',
     'build_runner', 'choose_resume_checkpoint', 'default_work_dir', 'merge_test_args',
     'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down', 'Clip',
     'VideoError', 'config_test_dataset', 'config_test_pipeline', 'load_clip',

@@ -12,10 +12,12 @@ import sys
 import tempfile
 from typing import Callable, Optional
 
+import torch
 from mmengine.config import DictAction
 
 __all__ = [
-    'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args', 'add_work_dir',
+    'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args', 'apply_timing_args',
+    'add_work_dir',
     'add_launch_arguments', 'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP',
     'LAUNCHERS', 'EntryError', 'check_config', 'check_input', 'check_model_files',
     'check_output_dir', 'check_output_file', 'exit_on_entry_error'
@@ -85,6 +87,17 @@ def add_timing_args(parser: argparse.ArgumentParser, repeats: int, warmup: int,
     if threads:
         parser.add_argument('--threads', type=int, default=None,
                             help='torch CPU threads (default: torch\'s choice)')
+
+
+def apply_timing_args(args: argparse.Namespace) -> None:
+    """Set torch's CPU threads to ``args.threads``, if the tool has it and it is set.
+
+    Args:
+        args (argparse.Namespace): The parsed arguments of a timing tool.
+    """
+    threads = getattr(args, 'threads', None)
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def add_work_dir(parser: argparse.ArgumentParser, contents: str) -> None:

@@ -19,7 +19,7 @@ import random
 import statistics
 import tempfile
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -28,7 +28,8 @@ __all__ = ['interleaved_times', 'interleaved_medians', 'medians_ms', 'paired_rat
            'cpu_name', 'device_name', 'MIB']
 
 MIB = 2 ** 20
-Case = Tuple[Callable[[], object], Callable[[], object]]  # (untimed setup, timed run)
+# A timed run, or (untimed setup, timed run).
+Case = Union[Callable[[], object], Tuple[Callable[[], object], Callable[[], object]]]
 
 
 def cpu_name() -> str:
@@ -86,8 +87,9 @@ def interleaved_times(cases: Dict[str, Case], repeats: int, warmup: int = 1,
     drawn from that seed, so that every case follows each of the others.
 
     Args:
-        cases (dict[str, tuple]): name -> ``(setup, run)``; ``setup()`` runs
-            untimed before every ``run()`` (e.g. to set train or eval mode).
+        cases (dict[str, callable | tuple]): name -> ``run`` or
+            ``(setup, run)``; ``setup()`` runs untimed before every ``run()``
+            (e.g. to set train or eval mode).
         repeats (int): Timed repeats.
         warmup (int): Untimed repeats first. Defaults to 1.
         device (torch.device): Where the cases run (CUDA: timed with events).
@@ -110,9 +112,11 @@ def interleaved_times(cases: Dict[str, Case], repeats: int, warmup: int = 1,
         if shuffle_seed is not None:
             rng.shuffle(order)
         for name in order:
-            setup, run = cases[name]
-            setup()
-            elapsed = _elapsed(run, device)
+            case = cases[name]
+            if isinstance(case, tuple):
+                setup, case = case
+                setup()
+            elapsed = _elapsed(case, device)
             if i >= warmup:
                 times[name].append(elapsed)
         if between is not None:

@@ -39,7 +39,7 @@ import torch
 # First: the plugin's warning filters must precede mmengine.logging's imports.
 import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
 from mmengine.logging import MMLogger
-from ms_plugin.apis import add_timing_args
+from ms_plugin.apis import add_timing_args, apply_timing_args
 from ms_plugin.deployment import export_onnx, ort_session
 from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules
 from ms_plugin.models.backbones import ResNetTSM_MS
@@ -147,7 +147,7 @@ def onnx_comparison(args: argparse.Namespace) -> None:
                                  dynamic_batch=False, input_name='clip', output_name='feat')
             sessions[name] = ort_session(path, args.onnx_threads)
     inputs = {'clip': clip.numpy()}
-    times = interleaved_times({name: (lambda: None, lambda s=session: s.run(None, inputs))
+    times = interleaved_times({name: (lambda s=session: s.run(None, inputs))
                                for name, session in sessions.items()},
                               args.repeats, args.warmup)
     med, paired = medians_ms(times), paired_ratio(times, 'tsm_ms', 'tsm')
@@ -195,8 +195,7 @@ def authors_cases(args: argparse.Namespace, ms: torch.nn.Module, feat: torch.Ten
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_timing_args(args)
     MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter init log
 
     device = torch.device(args.device)
@@ -222,8 +221,8 @@ def main() -> None:
     f1, f2 = torch.randn(pair_shape, device=device), torch.randn(pair_shape, device=device)
 
     cases = {
-        'fused_tsm_fwd': (lambda: None, no_grad(lambda: fused_tsm(clip))),
-        'fused_msnet_fwd': (lambda: None, no_grad(lambda: fused_ms(clip))),
+        'fused_tsm_fwd': no_grad(lambda: fused_tsm(clip)),
+        'fused_msnet_fwd': no_grad(lambda: fused_ms(clip)),
         'backbone_fwd': (backbone.eval, no_grad(lambda: backbone(clip))),
         'ms_fwd': (backbone.eval, no_grad(lambda: ms(feat))),
         'backbone_fwdbwd': (backbone.train, fwd_bwd(backbone, clip_grad)),
@@ -243,8 +242,8 @@ def main() -> None:
         }
         for name, fn in parts.items():
             cases[name] = (backbone.eval, no_grad(fn))
-    cases['corr_matmul'] = (lambda: None, no_grad(lambda: local_correlation(f1, f2, d)))
-    cases['corr_naive'] = (lambda: None, no_grad(lambda: naive_local_correlation(f1, f2, d)))
+    cases['corr_matmul'] = no_grad(lambda: local_correlation(f1, f2, d))
+    cases['corr_naive'] = no_grad(lambda: naive_local_correlation(f1, f2, d))
     if args.reference_repo:
         cases.update(authors_cases(args, ms, feat, device))
     # A new random order in every repeat: no case is always timed after the same neighbour.

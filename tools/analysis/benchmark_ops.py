@@ -17,7 +17,7 @@ Example::
 import torch
 import torch.nn.functional as F
 
-from ms_plugin.apis.cli import add_timing_args, tool_parser
+from ms_plugin.apis.cli import add_timing_args, apply_timing_args, tool_parser
 from ms_plugin.ops import l2_normalize, local_correlation, max_and_argmax, pointwise_conv
 from ms_plugin.utils.profiling import cpu_name, interleaved_medians, no_grad
 
@@ -33,29 +33,23 @@ def parse_args():
     return parser.parse_args()
 
 
-def inference_case(fn):
-    """``(setup, run)`` for :func:`interleaved_medians`: no setup, ``fn`` without autograd."""
-    return (lambda: None, no_grad(fn))
-
-
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_timing_args(args)
     torch.manual_seed(0)
     t, s, d = args.frames, args.size, args.max_displacement
     f1, f2 = (l2_normalize(torch.randn(t - 1, 64, s, s)) for _ in range(2))
     # [N, K, H, W] -> [N, H, W, K]: the layout the soft-argmax reduces
     scores = local_correlation(f1, f2, d).relu_().permute(0, 2, 3, 1)
-    cases = {'max_and_argmax': inference_case(lambda: max_and_argmax(scores)),
-             'Tensor.max': inference_case(lambda: scores.max(dim=-1, keepdim=True))}
+    cases = {'max_and_argmax': no_grad(lambda: max_and_argmax(scores)),
+             'Tensor.max': no_grad(lambda: scores.max(dim=-1, keepdim=True))}
     # (C_in, C_out) -> (input, weight): timed, then compared
     convs = {pair: (torch.randn(t, pair[0], s, s), torch.randn(pair[1], pair[0], 1, 1))
              for pair in PAIRS}
     for (c_in, c_out), (x, weight) in convs.items():
-        cases[f'pointwise_conv {c_in}->{c_out}'] = inference_case(
+        cases[f'pointwise_conv {c_in}->{c_out}'] = no_grad(
             lambda x=x, w=weight: pointwise_conv(x, w))
-        cases[f'F.conv2d {c_in}->{c_out}'] = inference_case(lambda x=x, w=weight: F.conv2d(x, w))
+        cases[f'F.conv2d {c_in}->{c_out}'] = no_grad(lambda x=x, w=weight: F.conv2d(x, w))
     med = interleaved_medians(cases, args.repeats, args.warmup, shuffle_seed=0)
 
     print(f'CPU: {cpu_name()}, torch {torch.__version__}, threads {torch.get_num_threads()}, '

@@ -115,8 +115,8 @@ def training_share(args, msnet, clip, device) -> List[Row]:
         feat = msnet.layer2(msnet.layer1(msnet.maxpool(msnet.conv1(clip))))
     feat = feat.detach().requires_grad_()
     times = interleaved_times(
-        {'backbone': (lambda: None, train_step(msnet, clip, device)),
-         'ms': (lambda: None, train_step(msnet.ms_layer2, feat, device))},
+        {'backbone': train_step(msnet, clip, device),
+         'ms': train_step(msnet.ms_layer2, feat, device)},
         args.repeats, args.warmup, device, between=lambda: msnet.zero_grad(set_to_none=True),
         shuffle_seed=0)
     med, paired = medians_ms(times), paired_ratio(times, 'ms', 'backbone')
@@ -174,8 +174,8 @@ def correlation_impls(args, device) -> List[Row]:
         def fwd_bwd(impl=impl):
             disp, conf = correlation_soft_argmax(f1, f2, 7, impl=impl)
             (disp.sum() + conf.sum()).backward()
-        cases[f'{impl} fwd'] = (lambda: None, forward)
-        cases[f'{impl} fwd+bwd'] = (lambda: None, fwd_bwd)
+        cases[f'{impl} fwd'] = forward
+        cases[f'{impl} fwd+bwd'] = fwd_bwd
     med = interleaved_medians(cases, args.repeats, args.warmup, device, shuffle_seed=0)
     return [(f'correlation {impl!r}, {shape[0]} pairs of {shape[1]}x{side}x{side}, d=7',
              f'{med[f"{impl} fwd"]:.2f} ms fwd',
