@@ -36,10 +36,9 @@ __all__ = [
     'check_input', 'check_model_files', 'check_output_dir', 'check_output_file',
     'exit_on_entry_error', 'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args',
     'apply_timing_args', 'add_work_dir', 'add_launch_arguments', 'parse_launch_args',
-    'setup_cpu_distributed',
-    'build_runner', 'choose_resume_checkpoint', 'default_work_dir', 'merge_test_args',
-    'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down', 'Clip',
-    'VideoError', 'config_test_dataset', 'config_test_pipeline', 'load_clip',
+    'setup_cpu_distributed', 'build_runner', 'choose_resume_checkpoint', 'default_work_dir',
+    'merge_test_args', 'merge_train_args', 'report_checkpoint_mismatch', 'run_and_tear_down',
+    'Clip', 'VideoError', 'config_test_dataset', 'config_test_pipeline', 'load_clip',
     'one_view_pipeline', 'pipeline_frames', 'read_frame_folder', 'views_and_size',
     'RandomWeightsWarning', 'build_recognizer', 'load_config', 'parse_cfg_options',
     'publish_checkpoint'

@@ -17,10 +17,9 @@ from mmengine.config import DictAction
 
 __all__ = [
     'tool_parser', 'add_cfg_options', 'add_seed', 'add_timing_args', 'apply_timing_args',
-    'add_work_dir',
-    'add_launch_arguments', 'parse_launch_args', 'CFG_OPTIONS_HELP', 'LAUNCHER_HELP',
-    'LAUNCHERS', 'EntryError', 'check_config', 'check_input', 'check_model_files',
-    'check_output_dir', 'check_output_file', 'exit_on_entry_error'
+    'add_work_dir', 'add_launch_arguments', 'parse_launch_args', 'CFG_OPTIONS_HELP',
+    'LAUNCHER_HELP', 'LAUNCHERS', 'EntryError', 'check_config', 'check_input',
+    'check_model_files', 'check_output_dir', 'check_output_file', 'exit_on_entry_error'
 ]
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
