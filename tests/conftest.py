@@ -158,14 +158,10 @@ def scratch_tmpdir(tmp_path_factory) -> Path:
     temporary folder after every run (a killed process cleans up nothing).
     """
     folder = tmp_path_factory.mktemp('tmpdir')
-    saved = os.environ.get('TMPDIR'), tempfile.tempdir
-    os.environ['TMPDIR'] = tempfile.tempdir = str(folder)
-    yield folder
-    if saved[0] is None:
-        os.environ.pop('TMPDIR', None)
-    else:
-        os.environ['TMPDIR'] = saved[0]
-    tempfile.tempdir = saved[1]
+    with pytest.MonkeyPatch.context() as patch:  # undone at the end of the session
+        patch.setenv('TMPDIR', str(folder))
+        patch.setattr(tempfile, 'tempdir', str(folder))
+        yield folder
 
 
 def pytest_configure(config):

@@ -4,7 +4,8 @@ import statistics
 import torch
 
 from ms_plugin.utils.profiling import (MIB, interleaved_medians, interleaved_times, medians_ms,
-                                       no_grad, paired_ratio, saved_tensor_bytes)
+                                       no_grad, paired_ratio, ratios,
+                                       saved_tensor_bytes)
 
 
 def test_saved_tensor_bytes_counts_each_storage_once():
@@ -84,3 +85,4 @@ def test_paired_ratio_follows_load_that_drifts_between_repeats():
     times['b'] = [2.0, 6.0, 9.0, 14.0, 18.0]
     assert paired_ratio(times, 'b', 'a') == 2.0
     assert statistics.median(times['b']) / statistics.median(times['a']) == 3.0
+    assert ratios(times, 'b', 'a') == (3.0, 2.0)

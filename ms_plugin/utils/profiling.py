@@ -4,7 +4,8 @@
   several cases, run in turn within every repeat, so that a change of load
   on a shared machine hits every case alike; CUDA events on a GPU,
   ``perf_counter`` on the CPU. :func:`paired_ratio`: the median of the
-  ratios of two cases timed in the same repeat.
+  ratios of two cases timed in the same repeat; :func:`ratios`: that and
+  the ratio of their medians.
 - :func:`saved_tensor_bytes`: the memory autograd keeps for backward after a
   forward, as unique storages, broken down by the autograd node that saved
   them.
@@ -23,7 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 
 import torch
 
-__all__ = ['interleaved_times', 'interleaved_medians', 'medians_ms', 'paired_ratio',
+__all__ = ['interleaved_times', 'interleaved_medians', 'medians_ms', 'paired_ratio', 'ratios',
            'saved_tensor_bytes', 'SavedTensors', 'ort_kernel_times',
            'cpu_name', 'device_name', 'MIB']
 
@@ -156,6 +157,22 @@ def paired_ratio(times: Dict[str, List[float]], numerator: str, denominator: str
         denominator (str): Another case's name.
     """
     return statistics.median(a / b for a, b in zip(times[numerator], times[denominator]))
+
+
+def ratios(times: Dict[str, List[float]], numerator: str,
+           denominator: str) -> Tuple[float, float]:
+    """``numerator`` over ``denominator`` two ways: the ratio of their medians, and paired.
+
+    Args:
+        times (dict[str, list[float]]): As :func:`interleaved_times` returns.
+        numerator (str): A case's name.
+        denominator (str): Another case's name.
+
+    Returns:
+        tuple[float, float]: the ratio of the medians and :func:`paired_ratio`.
+    """
+    medians = statistics.median(times[numerator]) / statistics.median(times[denominator])
+    return medians, paired_ratio(times, numerator, denominator)
 
 
 class SavedTensors(collections.namedtuple('SavedTensors', 'total by_node')):

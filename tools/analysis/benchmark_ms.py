@@ -46,7 +46,7 @@ from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
 from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
 from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_times,
-                                       medians_ms, no_grad, ort_kernel_times, paired_ratio,
+                                       medians_ms, no_grad, ort_kernel_times, ratios,
                                        saved_tensor_bytes)
 
 
@@ -150,7 +150,7 @@ def onnx_comparison(args: argparse.Namespace) -> None:
     times = interleaved_times({name: (lambda s=session: s.run(None, inputs))
                                for name, session in sessions.items()},
                               args.repeats, args.warmup)
-    med, paired = medians_ms(times), paired_ratio(times, 'tsm_ms', 'tsm')
+    med, (ratio, paired) = medians_ms(times), ratios(times, 'tsm_ms', 'tsm')
     print(f'ONNX Runtime {ort.__version__}, {args.onnx_threads} intra-op threads, CPU: '
           f'{cpu_name()}; {"dynamo" if dynamo else "TorchScript"} exporter (torch '
           f'{torch.__version__}); medians of {args.repeats} interleaved repeats')
@@ -158,8 +158,7 @@ def onnx_comparison(args: argparse.Namespace) -> None:
           '| TSM (ms) | TSM+MS (ms) | MS cost: (TSM+MS - TSM) / TSM |')
     print('| --- | --- | --- | --- |')
     print(f'| ONNX Runtime | {med["tsm"]:.1f} | {med["tsm_ms"]:.1f} | '
-          f'{100 * (med["tsm_ms"] - med["tsm"]) / med["tsm"]:.2f}% '
-          f'(paired {100 * (paired - 1):.2f}%) |')
+          f'{100 * (ratio - 1):.2f}% (paired {100 * (paired - 1):.2f}%) |')
 
 
 def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Tensor,
@@ -262,15 +261,13 @@ def main() -> None:
     print('| measure | backbone (ms) | MS module (ms) | MS share of backbone |')
     print('| --- | --- | --- | --- |')
     for label, key in (('forward', 'fwd'), ('forward+backward', 'fwdbwd')):
-        total, part = med[f'backbone_{key}'], med[f'ms_{key}']
-        paired = paired_ratio(times, f'ms_{key}', f'backbone_{key}')
-        print(f'| {label} | {total:.1f} | {part:.1f} | {100 * part / total:.2f}% '
-              f'(paired {100 * paired:.2f}%) |')
-    tsm, msnet = med['fused_tsm_fwd'], med['fused_msnet_fwd']
-    print(f'inference after fuse_conv_bn (eval, no grad): TSM-R{args.depth} {tsm:.1f} ms, '
-          f'TSM+MS-R{args.depth} {msnet:.1f} ms, ratio {msnet / tsm:.4f} '
-          f'(+{100 * (msnet / tsm - 1):.2f}%), '
-          f'paired {paired_ratio(times, "fused_msnet_fwd", "fused_tsm_fwd"):.4f}')
+        share, paired = ratios(times, f'ms_{key}', f'backbone_{key}')
+        print(f'| {label} | {med[f"backbone_{key}"]:.1f} | {med[f"ms_{key}"]:.1f} | '
+              f'{100 * share:.2f}% (paired {100 * paired:.2f}%) |')
+    ratio, paired = ratios(times, 'fused_msnet_fwd', 'fused_tsm_fwd')
+    print(f'inference after fuse_conv_bn (eval, no grad): TSM-R{args.depth} '
+          f'{med["fused_tsm_fwd"]:.1f} ms, TSM+MS-R{args.depth} {med["fused_msnet_fwd"]:.1f} ms, '
+          f'ratio {ratio:.4f} (+{100 * (ratio - 1):.2f}%), paired {paired:.4f}')
     if args.parts:
         print('MS forward parts (eval, no grad): ' + ', '.join(
             f'{name[5:]} {med[name]:.2f} ms' for name in med if name.startswith('part_'))
@@ -281,13 +278,12 @@ def main() -> None:
           f'shift-and-multiply loop {med["corr_naive"]:.2f} ms, '
           f'speed-up x{med["corr_naive"] / med["corr_matmul"]:.1f}')
     if args.reference_repo:
+        fwd, fwd_paired = ratios(times, 'ours_fwd', 'authors_fwd')
+        fwdbwd, fwdbwd_paired = ratios(times, 'ours_fwdbwd', 'authors_fwdbwd')
         print("this MS module / the authors' (same features and weights): forward (eval, no "
-              f'grad) {med["ours_fwd"]:.2f} / {med["authors_fwd"]:.2f} ms = '
-              f'{med["ours_fwd"] / med["authors_fwd"]:.3f}x '
-              f'(paired {paired_ratio(times, "ours_fwd", "authors_fwd"):.3f}x); forward+backward '
-              f'(train) {med["ours_fwdbwd"]:.2f} / {med["authors_fwdbwd"]:.2f} ms = '
-              f'{med["ours_fwdbwd"] / med["authors_fwdbwd"]:.3f}x '
-              f'(paired {paired_ratio(times, "ours_fwdbwd", "authors_fwdbwd"):.3f}x)')
+              f'grad) {med["ours_fwd"]:.2f} / {med["authors_fwd"]:.2f} ms = {fwd:.3f}x '
+              f'(paired {fwd_paired:.3f}x); forward+backward (train) {med["ours_fwdbwd"]:.2f} / '
+              f'{med["authors_fwdbwd"]:.2f} ms = {fwdbwd:.3f}x (paired {fwdbwd_paired:.3f}x)')
     if args.memory:
         memory_report(backbone, clip, feat, args.depth)
     if args.onnx:

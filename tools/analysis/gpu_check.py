@@ -39,7 +39,7 @@ from ms_plugin.models.backbones import ResNetTSM_MS
 from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
                            local_correlation)
 from ms_plugin.utils.profiling import (MIB, device_name, interleaved_medians, interleaved_times,
-                                       medians_ms, paired_ratio, saved_tensor_bytes)
+                                       medians_ms, ratios, saved_tensor_bytes)
 
 REPO = Path(__file__).resolve().parents[2]
 Row = Tuple[str, str, str]  # (check, result, detail)
@@ -119,10 +119,10 @@ def training_share(args, msnet, clip, device) -> List[Row]:
          'ms': train_step(msnet.ms_layer2, feat, device)},
         args.repeats, args.warmup, device, between=lambda: msnet.zero_grad(set_to_none=True),
         shuffle_seed=0)
-    med, paired = medians_ms(times), paired_ratio(times, 'ms', 'backbone')
+    med, (share, paired) = medians_ms(times), ratios(times, 'ms', 'backbone')
     shape = f'{args.clips} clips x {args.frames} x {args.size}'
     return [(f'MS share of an MSNet-R50 bf16 training step ({shape}, fwd+bwd)',
-             f'{100 * med["ms"] / med["backbone"]:.2f} % (paired {100 * paired:.2f} %)',
+             f'{100 * share:.2f} % (paired {100 * paired:.2f} %)',
              f'backbone {med["backbone"]:.1f} ms, MS {med["ms"]:.2f} ms '
              f'(input {tuple(feat.shape)}), medians of {args.repeats} repeats in random order')]
 
