@@ -1,19 +1,14 @@
 """MotionSqueeze (Kwon et al., ECCV 2020) as an MMAction2 plugin.
 
 ``import ms_plugin`` (or ``custom_imports = dict(imports=['ms_plugin'])`` in a
-config) first absorbs the pinned stack's defects (:mod:`ms_plugin.compat`),
+config) first checks and fixes the installed stack (:mod:`ms_plugin.compat`),
 then registers the plugin's models in ``mmaction.registry.MODELS``, its hooks
 in ``HOOKS`` and its transforms in ``TRANSFORMS``.
 """
-from . import stack_fixes
-
-stack_fixes.silence_stack_warnings()  # before mmcv and mmengine are imported
-
-from . import compat  # noqa: E402
+from . import compat
 
 compat.check_versions()
 compat.apply_all()
-stack_fixes.allow_zero_workers()
 
 from . import models, ops  # noqa: E402,F401  (registration needs the fixes first)
 from . import engine  # noqa: E402,F401  (hooks)

@@ -1,37 +1,46 @@
-"""Version checks and fixes for the OpenMMLab stacks, applied on ``import ms_plugin``.
+"""Version checks and fixes for the supported stacks, applied on ``import ms_plugin``.
 
-This module is the one place that knows how the supported stacks differ
-(torch 2.1.2 to 2.14, Python 3.8 to 3.13; see README "Install").
-:func:`check_versions` refuses, in one line, a torch or mmcv outside the
-tested range before anything else is imported. Each fix below is guarded: it
-does nothing where the installed package is already correct, and
-:func:`apply_all` is idempotent.
+The one place that knows how the stacks differ (torch 2.1.2 to 2.14, Python
+3.8 to 3.13; README "Install"). :func:`check_versions` refuses, in one line,
+a torch or mmcv outside the tested range. Each fix does nothing where the
+installed package is already right, and :func:`apply_all` is idempotent:
 
-0. Where the stacks differ for the plugin's own code: ``torch.load`` reads
-   ``weights_only=True`` by default from torch 2.6 (fix 2), and
-   ``torch.serialization.add_safe_globals`` exists from torch 2.4 only, so
-   older torch cannot allow-list anything for the safe unpickler: there
-   :func:`load_weights_only_kwargs` names what to pass.
-
-1. ``mmaction2`` 1.2.0's wheel lacks ``mmaction/models/localizers/drn`` while
-   ``mmaction/models/localizers/__init__.py`` imports it, so ``import
-   mmaction.models`` (and every Runner start) fails (open-mmlab/mmaction2#2714).
-   We register a stand-in ``DRN`` module that raises a clear error when built.
-2. ``torch>=2.6`` loads with ``weights_only=True`` by default, and
-   ``mmengine<=0.10.7`` calls ``torch.load`` without it, so resuming, testing
-   and ``load_from`` fail on the checkpoints MMEngine itself writes. We
-   allow-list, for the safe unpickler only, the few classes such checkpoints
-   hold (``HistoryBuffer``, numpy arrays and scalars, ``Counter``) and a
-   ``getattr`` limited to HistoryBuffer's methods. Safe loading stays on for
-   everything else.
+1. mmaction2 1.2.0's wheel lacks ``mmaction/models/localizers/drn``, so
+   ``import mmaction.models`` fails (open-mmlab/mmaction2#2714): a stand-in
+   ``DRN`` is registered that raises a clear error when built.
+2. torch >= 2.6 loads with ``weights_only=True`` and mmengine <= 0.10.7 calls
+   ``torch.load`` without it, so resuming, testing and ``load_from`` fail on
+   MMEngine's own checkpoints: the few classes they pickle (``HistoryBuffer``,
+   numpy arrays and scalars, ``Counter``) are allow-listed for the safe
+   unpickler, with a ``getattr`` limited to HistoryBuffer's methods. torch <
+   2.4 has no allow-list: there :func:`load_weights_only_kwargs` says
+   ``weights_only=False``, torch's own default then.
+3. The configs keep workers alive between epochs (``persistent_workers``),
+   which PyTorch refuses with ``num_workers=0`` (the CPU and debugging
+   setting): the option is dropped for a loader without workers.
+4. Warnings no user can act on (mmcv-lite's missing compiled op,
+   setuptools' ``pkg_resources`` deprecation inside mmengine and mim) are
+   filtered, here, before mmengine is imported; every other warning shows.
 """
+import warnings
+
+# (message regex, category) of the stack's warnings filtered out (fix 4).
+STACK_WARNINGS = (
+    (r'Fail to import ``MultiScaleDeformableAttention``', UserWarning),
+    (r'pkg_resources is deprecated as an API', UserWarning),
+    (r'pkg_resources is deprecated as an API', DeprecationWarning),
+    (r'Deprecated call to `pkg_resources\.declare_namespace', DeprecationWarning),
+)
+for _message, _category in STACK_WARNINGS:
+    warnings.filterwarnings('ignore', message=_message, category=_category)
+
 import collections
+import copy
 import importlib.util
 import os.path as osp
 import pickle
 import sys
 import types
-import warnings
 from typing import List
 
 import mmengine
@@ -46,7 +55,8 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray
 
 __all__ = ['apply_all', 'check_versions', 'patch_missing_drn', 'allow_mmengine_checkpoints',
-           'mmengine_checkpoint_safe_globals', 'TORCH_RANGE', 'MMCV_RANGE']
+           'allow_zero_workers', 'load_weights_only_kwargs', 'mmengine_checkpoint_safe_globals',
+           'TORCH_RANGE', 'MMCV_RANGE']
 
 # The tested ranges, [lowest, first excluded) as in setup.cfg.
 TORCH_RANGE = ('2.1.2', '2.15')
@@ -206,6 +216,31 @@ def allow_mmengine_checkpoints() -> bool:
     return True
 
 
+def allow_zero_workers() -> bool:
+    """Let ``Runner.build_dataloader`` take ``num_workers=0`` with ``persistent_workers=True``.
+
+    Returns:
+        bool: Whether the Runner was patched now (False when already done).
+    """
+    from mmengine.runner import Runner
+
+    build = Runner.build_dataloader
+    if getattr(build, '_ms_plugin_zero_workers', False):
+        return False
+
+    def build_dataloader(dataloader, *args, **kwargs):
+        if (isinstance(dataloader, dict) and dataloader.get('persistent_workers')
+                and not dataloader.get('num_workers')):
+            dataloader = copy.copy(dataloader)
+            dataloader['persistent_workers'] = False
+        return build(dataloader, *args, **kwargs)
+
+    build_dataloader._ms_plugin_zero_workers = True
+    Runner.build_dataloader = staticmethod(build_dataloader)
+    return True
+
+
 def apply_all() -> dict:
     """Apply every fix; returns which ones changed something."""
-    return dict(drn=patch_missing_drn(), weights_only=allow_mmengine_checkpoints())
+    return dict(drn=patch_missing_drn(), weights_only=allow_mmengine_checkpoints(),
+                zero_workers=allow_zero_workers())

@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,7 @@ def test_apply_all_twice_is_harmless(runner_checkpoint):
     first = compat.apply_all()
     second = compat.apply_all()
     assert first['drn'] is False and second['drn'] is False  # installed on import already
+    assert first['zero_workers'] is False and second['zero_workers'] is False
     assert MODELS.get('DRN') is drn_before
     assert set(safe_globals()) == safe_before
     assert _load_checkpoint(str(runner_checkpoint), map_location='cpu')['meta']['epoch'] == 1
@@ -215,9 +217,11 @@ def test_unsupported_versions_are_refused_in_one_line(torch_version, mmcv_versio
 
 
 @pytest.mark.parametrize('torch_version, mmcv_version', [
-    ('2.1.2+cu121', '2.1.0'), ('2.14.1', '2.0.0rc4'), (torch.__version__, None)])
-def test_supported_versions_pass(torch_version, mmcv_version):
-    compat.check_versions(torch_version, mmcv_version)
+    ('2.1.2+cu121', '2.1.0'), ('2.14.1', '2.0.0rc4'), ('2.1.2', '2.1.0')])
+def test_supported_versions_pass_without_a_warning(torch_version, mmcv_version):
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a refusal or an "untested" warning fails the test
+        compat.check_versions(torch_version, mmcv_version)
 
 
 @pytest.mark.parametrize('torch_version, mmcv_version, supported', [
@@ -258,3 +262,13 @@ def test_setup_cfg_states_the_tested_torch_range():
     assert f'torch>={compat.TORCH_RANGE[0]},<{compat.TORCH_RANGE[1]}' in requires
     lite = cfg['options.extras_require']['lite']
     assert lite.startswith('mmcv-lite>=')
+
+
+# ------------------------------------------------------- (f) loaders without workers
+def test_persistent_workers_with_zero_workers_builds_a_loader():
+    # PyTorch refuses persistent_workers=True with num_workers=0 (ValueError) without the fix.
+    loader = Runner.build_dataloader(
+        dict(dataset=[1, 2, 3], batch_size=2, num_workers=0, persistent_workers=True,
+             sampler=dict(type='DefaultSampler', shuffle=False)))
+    assert loader.persistent_workers is False
+    assert [len(batch) for batch in loader] == [2, 1]

@@ -27,9 +27,11 @@ from typing import Dict, List, Optional
 import torch
 
 import ms_plugin  # noqa: F401  (compat fixes: safe loading of numpy scalars in the source)
-from ms_plugin.apis import (build_recognizer, check_config, check_input, check_output_file,
-                            exit_on_entry_error, parse_cfg_options, tool_parser)
-from ms_plugin.utils.checkpoint import load_checkpoint_dict
+from ms_plugin.apis import build_recognizer
+from ms_plugin.cli import (add_cfg_options, check_config, check_input, check_output_file,
+                           run_tool, tool_parser)
+from ms_plugin.utils.checkpoint import read_checkpoint
+from ms_plugin.utils.errors import InputError
 from ms_plugin.utils.official_ckpt import (DEFAULT_MS_PREFIX, ConversionReport,
                                            convert_reference_state_dict, describe_reference,
                                            iter_model_prefixes, reconcile_with_model)
@@ -42,9 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--config', help='a config of this plugin to check against: the tool builds its '
         'model, uses its key names and writes only if every key and shape matches')
-    parser.add_argument(
-        '--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
-        help='override entries of --config, e.g. model.cls_head.num_classes=400')
+    add_cfg_options(parser)
     parser.add_argument(
         '--ms-prefix', default=DEFAULT_MS_PREFIX,
         help='where the MotionSqueeze module lives in the model (without --config). '
@@ -56,13 +56,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def load_reference(path: str) -> Dict[str, object]:
     """Read the source safely (``weights_only=True``); accept a bare state dict too."""
-    ckpt = load_checkpoint_dict(
-        path, 'The reference checkpoints hold only tensors, numbers and strings; a file that '
-        'needs more is not one of them (or is damaged).')
+    try:
+        ckpt = read_checkpoint(path)
+    except InputError as err:
+        raise InputError(f'cannot read {err}\nThe reference checkpoints hold only tensors, '
+                         'numbers and strings; a file that needs more is not one of them (or '
+                         'is damaged).') from err
     if 'state_dict' not in ckpt:
         if all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             return dict(state_dict=ckpt)
-        raise SystemExit(f'error: {path} has no "state_dict" entry (keys: {sorted(ckpt)}).')
+        raise InputError(f'{path} has no "state_dict" entry (keys: {sorted(ckpt)}).')
     return ckpt
 
 
@@ -73,17 +76,16 @@ def _plain(value):
     return value
 
 
-def build_model_state(config: str, cfg_options: Optional[List[str]]) -> Dict[str, torch.Tensor]:
+def build_model_state(config: str, cfg_options: Optional[dict]) -> Dict[str, torch.Tensor]:
     """The state_dict of ``config``'s model (random weights): its key names and shapes."""
-    model, _ = build_recognizer(config, cfg_options=parse_cfg_options(cfg_options),
-                                warn_random=False)
+    model, _ = build_recognizer(config, cfg_options=cfg_options, warn_random=False)
     return model.state_dict()
 
 
 def convert(src: str, dst: str, config: Optional[str] = None,
-            cfg_options: Optional[List[str]] = None, ms_prefix: str = DEFAULT_MS_PREFIX,
+            cfg_options: Optional[dict] = None, ms_prefix: str = DEFAULT_MS_PREFIX,
             force: bool = False) -> ConversionReport:
-    """Convert ``src`` to ``dst``; returns the report (raises SystemExit on failure)."""
+    """Convert ``src`` to ``dst``; returns the report (raises InputError on failure)."""
     ckpt = load_reference(src)
     source_state = ckpt['state_dict']
     info = describe_reference(source_state)
@@ -106,7 +108,7 @@ def convert(src: str, dst: str, config: Optional[str] = None,
         if report.shape_mismatch and 'cls_head.fc_cls.weight' in report.shape_mismatch:
             hint = ('\nThe class counts differ: pass --cfg-options '
                     f'model.cls_head.num_classes={info["num_classes"]} or a matching config.')
-        raise SystemExit(f'error: {src} does not match the expected layout; nothing written '
+        raise InputError(f'{src} does not match the expected layout; nothing written '
                          f'(--force writes anyway).{hint}')
     meta = dict(
         converted_from=osp.basename(src),
@@ -123,7 +125,6 @@ def convert(src: str, dst: str, config: Optional[str] = None,
     return report
 
 
-@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_input(args.src, 'source checkpoint')
@@ -135,4 +136,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -10,7 +10,7 @@ Stages (the console shows which one of how many, with a progress bar):
    it again).
 2. one stage per model of ``configs/synthetic/``: trains it from scratch,
    tests the last checkpoint and counts its parameters and FLOPs, all in this
-   process (``ms_plugin.apis``: the training and testing of ``tools/train.py``
+   process (``ms_plugin.demo``: the training and testing of ``tools/train.py``
    and ``tools/test.py``, the count of ``tools/analysis/get_flops.py``); the
    full logs go to ``WORK_DIR/<model>/*.log``. Each result is printed as soon
    as it is known.
@@ -45,11 +45,11 @@ import torch
 from mmengine.config import Config
 from tqdm import tqdm
 
-from ms_plugin.apis import add_seed, exit_on_entry_error
-from ms_plugin.apis.demo_data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,
-                                      demo_classes, make_data, model_options, needed_megabytes)
-from ms_plugin.apis.demo_run import complexity, draw_motion, train_and_test
-from ms_plugin.apis.progress import ProgressBarHook
+from ms_plugin.cli import add_seed, run_tool
+from ms_plugin.demo.data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,
+                                 demo_classes, make_data, model_options, needed_megabytes)
+from ms_plugin.demo.progress import ProgressBarHook
+from ms_plugin.demo.run import complexity, draw_motion, train_and_test
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = {
@@ -228,7 +228,6 @@ def motion_stage(result: Dict, args: argparse.Namespace, data_dir: str,
     return check
 
 
-@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.time()
@@ -262,4 +261,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

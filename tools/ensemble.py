@@ -25,6 +25,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmaction.evaluation.functional import get_weighted_score, softmax, top_k_accuracy
 
+from ms_plugin.cli import check_input, run_tool
+from ms_plugin.utils.errors import InputError
+
 TOPK = (1, 5)
 
 
@@ -55,7 +58,7 @@ def load_dump(path: str) -> Tuple[np.ndarray, np.ndarray]:
         results = pickle.load(file)
     if not isinstance(results, list) or not results or not all(
             isinstance(r, dict) and 'pred_score' in r and 'gt_label' in r for r in results):
-        raise SystemExit(f'error: {path} is not a dump of tools/test.py --dump: expected a '
+        raise InputError(f'{path} is not a dump of tools/test.py --dump: expected a '
                          'non-empty list of dicts with "pred_score" and "gt_label".')
     scores = np.stack([_to_numpy(r['pred_score']).astype(np.float64).reshape(-1)
                        for r in results])
@@ -68,10 +71,10 @@ def fuse(all_scores: Sequence[np.ndarray], weights: Optional[Sequence[float]] = 
     """Weighted mean of the runs' scores (each soft-maxed first if asked)."""
     weights = [1.0] * len(all_scores) if weights is None else list(weights)
     if len(weights) != len(all_scores):
-        raise SystemExit(f'error: {len(weights)} weights for {len(all_scores)} dumps; give one '
+        raise InputError(f'{len(weights)} weights for {len(all_scores)} dumps; give one '
                          'per dump.')
     if sum(weights) <= 0:
-        raise SystemExit('error: the weights must sum to a positive number.')
+        raise InputError('the weights must sum to a positive number.')
     runs = [softmax(s) if apply_softmax else s for s in all_scores]
     return np.stack(get_weighted_score(runs, weights)) / sum(weights)
 
@@ -89,12 +92,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if len(args.dumps) < 2:
         print('note: one dump given; its own accuracy is printed, nothing is fused.')
+    for path in args.dumps:
+        check_input(path, 'dump')
     loaded = [load_dump(path) for path in args.dumps]
     labels = loaded[0][1]
     for path, (scores, other) in zip(args.dumps, loaded):
         if scores.shape != loaded[0][0].shape or not np.array_equal(other, labels):
-            raise SystemExit(
-                f'error: {path} does not cover the same videos as {args.dumps[0]} '
+            raise InputError(
+                f'{path} does not cover the same videos as {args.dumps[0]} '
                 f'(scores {scores.shape} vs {loaded[0][0].shape}, or other labels): dump '
                 'every run on the same test list.')
     for path, (scores, _) in zip(args.dumps, loaded):
@@ -114,4 +119,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

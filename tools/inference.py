@@ -27,11 +27,11 @@ import numpy as np
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from ms_plugin.apis import (EntryError, RandomWeightsWarning, VideoError, add_cfg_options,
-                            build_recognizer, check_config, check_input, config_test_pipeline,
-                            exit_on_entry_error, load_config, pipeline_frames, tool_parser)
-from ms_plugin.deployment import onnx_input_shape, ort_session, reference_scores, run_onnx
-from ms_plugin.utils.checkpoint import CheckpointError
+from ms_plugin.apis import (RandomWeightsWarning, build_recognizer, config_test_pipeline,
+                            load_clip, load_config, video_scores)
+from ms_plugin.cli import add_cfg_options, check_config, check_input, run_tool, tool_parser
+from ms_plugin.deployment import onnx_input_shape, ort_session, run_onnx
+from ms_plugin.utils.errors import InputError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -57,7 +57,7 @@ def read_label_map(path: str) -> List[str]:
         with open(path, encoding='utf-8') as file:
             return [line.strip() for line in file if line.strip()]
     except OSError as err:
-        raise SystemExit(f'error: cannot read the label map {path}: {err}') from err
+        raise InputError(f'cannot read the label map {path}: {err}') from err
 
 
 def top_k(scores: np.ndarray, k: int) -> List[Tuple[int, float]]:
@@ -71,9 +71,8 @@ def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional
                    video: str) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter('always', RandomWeightsWarning)
-        model, cfg = build_recognizer(config, checkpoint, cfg_options=cfg_options)
-    frames = pipeline_frames(video, config_test_pipeline(cfg))
-    return reference_scores(model, frames[None])[0].numpy()
+        model, _ = build_recognizer(config, checkpoint, cfg_options=cfg_options)
+    return video_scores(model, video)
 
 
 def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video: str,
@@ -83,19 +82,18 @@ def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video:
     try:
         session = ort_session(onnx_file, threads)
     except Exception as err:  # onnxruntime raises its own error types
-        raise SystemExit(f'error: cannot load {onnx_file} in ONNX Runtime: {err}') from err
+        raise InputError(f'cannot load {onnx_file} in ONNX Runtime: {err}') from err
     # [V*T, 3, H, W] -> [1, V*T, 3, H, W]
-    frames = pipeline_frames(video, config_test_pipeline(cfg))[None].numpy()
+    frames = load_clip(video, config_test_pipeline(cfg)).frames[None].numpy()
     expected = onnx_input_shape(session)
     fixed = [(axis, size) for axis, size in enumerate(expected) if isinstance(size, int)]
     if len(expected) != frames.ndim or any(frames.shape[axis] != size for axis, size in fixed):
-        raise SystemExit(f'error: the test pipeline of {config} gives frames of shape '
+        raise InputError(f'the test pipeline of {config} gives frames of shape '
                          f'{list(frames.shape)}, but {onnx_file} takes {list(expected)}; export '
                          'it from the same config (or --shape of these frames).')
     return run_onnx(session, frames)[0]
 
 
-@exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     check_config(args.config)
@@ -105,23 +103,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check_input(args.label_map, 'label map')
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.top_k < 1:
-        raise EntryError('--top-k must be at least 1')
+        raise InputError('--top-k must be at least 1')
     names = read_label_map(args.label_map) if args.label_map else None
-    try:
-        if args.onnx:
-            if args.checkpoint:
-                print(f'note: {args.checkpoint} is not used: the weights are those in '
-                      f'{args.onnx}', file=sys.stderr)
-            scores = onnx_scores(args.config, args.onnx, args.cfg_options, args.video,
-                                 args.threads)
-        else:
-            scores = pytorch_scores(args.config, args.checkpoint, args.cfg_options, args.video)
-    except (VideoError, CheckpointError) as err:
-        raise SystemExit(f'error: {err}') from err
-    except ValueError as err:  # a checkpoint that does not fit the config
-        raise SystemExit(f'error: {err}') from err
+    if args.onnx:
+        if args.checkpoint:
+            print(f'note: {args.checkpoint} is not used: the weights are those in '
+                  f'{args.onnx}', file=sys.stderr)
+        scores = onnx_scores(args.config, args.onnx, args.cfg_options, args.video, args.threads)
+    else:
+        scores = pytorch_scores(args.config, args.checkpoint, args.cfg_options, args.video)
     if names is not None and len(names) != len(scores):
-        raise SystemExit(f'error: {args.label_map} has {len(names)} class names, the model '
+        raise InputError(f'{args.label_map} has {len(names)} class names, the model '
                          f'{len(scores)} classes.')
     backend = f'ONNX Runtime, {args.onnx}' if args.onnx else 'PyTorch'
     print(f'top-{min(args.top_k, len(scores))} of {args.video} ({backend}):')
@@ -132,4 +124,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

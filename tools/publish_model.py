@@ -9,7 +9,7 @@ seed, time, experiment name). Writes ``OUT-<first 8 hex of sha256>.pth``.
 
 The input is read with ``torch.load(weights_only=True)``: ``import ms_plugin``
 allow-lists the few classes MMEngine checkpoints hold, so nothing else in the
-file can run code. The work is :func:`ms_plugin.apis.publish_checkpoint`.
+file can run code. The work is :func:`ms_plugin.utils.checkpoint.publish_checkpoint`.
 
 Example::
 
@@ -20,9 +20,11 @@ import argparse
 import sys
 from typing import List, Optional
 
+import os.path as osp
+
 import ms_plugin  # noqa: F401  (safe loading of MMEngine checkpoints on torch>=2.6)
-from ms_plugin.apis import (check_input, check_output_file, exit_on_entry_error,
-                            publish_checkpoint, tool_parser)
+from ms_plugin.cli import check_input, check_output_file, run_tool, tool_parser
+from ms_plugin.utils.checkpoint import publish_checkpoint
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,14 +34,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_input(args.in_file, 'checkpoint')
     check_output_file(args.out_file)
-    publish_checkpoint(args.in_file, args.out_file)
+    final = publish_checkpoint(args.in_file, args.out_file)
+    print(f'wrote {final} ({osp.getsize(final) / 2**20:.1f} MiB)')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

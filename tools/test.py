@@ -13,14 +13,15 @@ Examples::
     tools/dist_test.sh CONFIG CKPT 8
 """
 import argparse
+import sys
 from typing import Optional
 
 from mmengine.config import Config
 
 # Before any config is read or checkpoint loaded: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (add_work_dir, check_model_files, exit_on_entry_error,
-                            merge_test_args, parse_launch_args, run_and_tear_down)
+from ms_plugin.cli import add_work_dir, check_model_files, parse_launch_args, run_tool
+from ms_plugin.engine.runner import merge_test_args, run_and_tear_down
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -50,12 +51,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return parse_launch_args(parser, argv)
 
 
-@exit_on_entry_error
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     check_model_files(args.config, args.checkpoint)
-    run_and_tear_down(merge_test_args(Config.fromfile(args.config), args), 'test')
+    cfg = merge_test_args(
+        Config.fromfile(args.config), args.checkpoint, work_dir=args.work_dir,
+        launcher=args.launcher, dump=args.dump, fuse_conv_bn=args.fuse_conv_bn, show=args.show,
+        show_dir=args.show_dir, interval=args.interval, wait_time=args.wait_time,
+        cfg_options=args.cfg_options)
+    run_and_tear_down(cfg, 'test')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -25,15 +25,15 @@ Examples::
     tools/dist_train.sh CONFIG 8                          # torchrun, 8 processes
 """
 import argparse
+import sys
 from typing import Optional
 
 from mmengine.config import Config
 
 # Before any config is read or model built: the compat fixes and registration.
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import (add_work_dir, check_config, choose_resume_checkpoint,
-                            exit_on_entry_error, merge_train_args, parse_launch_args,
-                            run_and_tear_down)
+from ms_plugin.cli import add_work_dir, check_config, parse_launch_args, run_tool
+from ms_plugin.engine.runner import choose_resume_checkpoint, merge_train_args, run_and_tear_down
 
 DESCRIPTION = (
     'Train an MMAction2 recognizer with ms_plugin loaded. Without CUDA, a '
@@ -66,14 +66,17 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return parse_launch_args(parser, argv)
 
 
-@exit_on_entry_error
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     check_config(args.config)
-    cfg = merge_train_args(Config.fromfile(args.config), args)
+    cfg = merge_train_args(
+        Config.fromfile(args.config), work_dir=args.work_dir, launcher=args.launcher,
+        resume=args.resume, amp=args.amp, no_validate=args.no_validate,
+        auto_scale_lr=args.auto_scale_lr, seed=args.seed, diff_rank_seed=args.diff_rank_seed,
+        deterministic=args.deterministic, cfg_options=args.cfg_options)
     choose_resume_checkpoint(cfg)
     run_and_tear_down(cfg, 'train')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

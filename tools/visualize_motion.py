@@ -21,17 +21,16 @@ Examples::
 """
 import argparse
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import (EntryError, VideoError, add_cfg_options, add_seed, build_recognizer,
-                            check_config, check_input, check_output_file, exit_on_entry_error,
-                            tool_parser)
-from ms_plugin.apis.motion import video_motion, write_motion
-from ms_plugin.utils.checkpoint import CheckpointError
+from ms_plugin.apis import build_recognizer, save_motion, video_motion, write_motion
+from ms_plugin.cli import (add_cfg_options, add_seed, check_config, check_input,
+                           check_output_file, run_tool, tool_parser)
+from ms_plugin.utils.errors import InputError
 from ms_plugin.visualization import ANIMATION_SUFFIXES, IMAGE_SUFFIXES
 
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES + ANIMATION_SUFFIXES
@@ -73,28 +72,21 @@ def check_args(args: argparse.Namespace) -> None:
     check_input(args.input, 'input', folder_ok=True)
     check_input(args.checkpoint, 'checkpoint')
     if osp.splitext(args.out)[1].lower() not in OUTPUT_SUFFIXES:
-        raise EntryError(f'--out {args.out}: the suffix must be one of {OUTPUT_SUFFIXES}')
+        raise InputError(f'--out {args.out}: the suffix must be one of {OUTPUT_SUFFIXES}')
     check_output_file(args.out, '--out folder')
     if args.save_motion:
         check_output_file(args.save_motion, '--save-motion folder')
 
 
-@exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     check_args(args)
     torch.manual_seed(args.seed)  # the random initialisation, without --checkpoint
-    try:
-        model, cfg = build_recognizer(args.config, args.checkpoint, device=args.device,
-                                      cfg_options=args.cfg_options, warn_random=False)
-        result, titles = video_motion(model, cfg, args.input, args.module)
-    except CheckpointError as err:
-        raise EntryError(f'cannot load {err}') from err
-    except (VideoError, ValueError) as err:
-        raise SystemExit(f'error: {err}') from err
+    model, cfg = build_recognizer(args.config, args.checkpoint, device=args.device,
+                                  cfg_options=args.cfg_options, warn_random=False)
+    result, titles = video_motion(model, cfg, args.input, args.module)
     if args.save_motion:
-        np.savez(args.save_motion, motion=result.motion.numpy(), frames=result.frames,
-                 max_displacement=result.max_displacement, module=result.module)
+        save_motion(result, args.save_motion)
     count, shape = write_motion(
         result, titles, args.out, fps=args.fps, max_magnitude=args.max_magnitude,
         interpolation=args.interpolation, title=f'{osp.basename(args.input)}: {result.module} '
@@ -107,4 +99,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -19,8 +19,8 @@ from mmengine.config import Config
 
 from ..deployment import (WholeRecognizer, export_onnx, max_relative_error, ort_session,
                           reference_scores, run_onnx)
-from .clip import config_test_pipeline, views_and_size
-from .model import build_recognizer
+from ..utils.errors import InputError
+from .inference import build_recognizer, config_test_pipeline, views_and_size
 
 __all__ = ['EXPORT_CORRELATION', 'ExportResult', 'export_recognizer', 'onnx_errors',
            'sample_shape']
@@ -40,13 +40,13 @@ def sample_shape(cfg: Config, shape: Optional[Sequence[int]] = None) -> Tuple[in
     """``(V*T, H, W)`` of one sample: ``shape`` if given, else what the test pipeline makes.
 
     Raises:
-        ValueError: If the pipeline has no fixed-size crop and no shape is given.
+        InputError: If the pipeline has no fixed-size crop and no shape is given.
     """
     if shape:
         return tuple(shape)
     frames, size = views_and_size(config_test_pipeline(cfg))
     if size is None:
-        raise ValueError('the test pipeline has no fixed-size crop, so the frame size depends '
+        raise InputError('the test pipeline has no fixed-size crop, so the frame size depends '
                          'on the video; give it with --shape FRAMES HEIGHT WIDTH.')
     return (frames, ) + tuple(size)
 
@@ -85,7 +85,7 @@ def export_recognizer(config: str, checkpoint: Optional[str], out: str, *,
     model, cfg = build_recognizer(config, checkpoint, cfg_options=cfg_options,
                                   correlation_impl=EXPORT_CORRELATION)
     if getattr(model.data_preprocessor, 'format_shape', 'NCHW') != 'NCHW':
-        raise ValueError('only 2D recognizers (data_preprocessor.format_shape NCHW) are '
+        raise InputError('only 2D recognizers (data_preprocessor.format_shape NCHW) are '
                          'exported; the ONNX input is [N, V*T, 3, H, W].')
     size = sample_shape(cfg, shape)
     generator = torch.Generator().manual_seed(seed)

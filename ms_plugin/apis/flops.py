@@ -26,8 +26,8 @@ from mmengine.config import Config
 
 from ..deployment.recognizer import WholeRecognizer
 from ..models import MotionSqueeze
-from .cli import EntryError
-from .model import build_recognizer
+from ..utils.errors import InputError
+from .inference import build_recognizer
 
 __all__ = ['correlation_by_definition', 'count_flops', 'flops_input_shape', 'flops_report']
 
@@ -43,7 +43,7 @@ def flops_input_shape(cfg: Config, shape: Optional[Sequence[int]] = None) -> Tup
     """The input's shape from ``--shape`` (None, ``H W`` or a whole shape) and the config.
 
     Raises:
-        EntryError: For a shape of another length.
+        InputError: For a shape of another length.
     """
     segments = cfg.model.get('backbone', {}).get('num_segments', DEFAULT_SEGMENTS)
     shape = tuple(DEFAULT_SIZE if shape is None else shape)
@@ -51,7 +51,7 @@ def flops_input_shape(cfg: Config, shape: Optional[Sequence[int]] = None) -> Tup
         return (1, segments, 3) + shape
     if len(shape) in (5, 6):
         return shape
-    raise EntryError(f'--shape takes H W, N T C H W (2D) or N V C T H W (3D); got {shape}.')
+    raise InputError(f'--shape takes H W, N T C H W (2D) or N V C T H W (3D); got {shape}.')
 
 
 def correlation_by_definition(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
@@ -93,7 +93,7 @@ def count_flops(config: Union[str, Config], shape: Optional[Sequence[int]] = Non
     recognizer, cfg = build_recognizer(config, cfg_options=cfg_options, warn_random=False)
     shape = flops_input_shape(cfg, shape)
     if not hasattr(recognizer, 'extract_feat'):
-        raise EntryError(f'{type(recognizer).__name__} has no extract_feat; only '
+        raise InputError(f'{type(recognizer).__name__} has no extract_feat; only '
                          'recognizers are counted.')
     model = WholeRecognizer(recognizer)
     inputs = torch.randn(shape)

@@ -17,10 +17,11 @@ from torch import Tensor, nn
 from ..models import capture_motion, motion_squeeze_modules
 from ..visualization import (ANIMATION_SUFFIXES, motion_animation, motion_figure,
                              write_images)
-from .clip import config_test_pipeline, load_clip, one_view_pipeline
+from ..utils.errors import InputError
+from .inference import config_test_pipeline, load_clip, one_view_pipeline
 
-__all__ = ['ClipMotion', 'clip_motion', 'motion_modules', 'render_motion', 'video_motion',
-           'write_motion']
+__all__ = ['ClipMotion', 'clip_motion', 'motion_modules', 'render_motion', 'save_motion',
+           'video_motion', 'write_motion']
 
 
 class ClipMotion(NamedTuple):
@@ -156,17 +157,17 @@ def video_motion(model: nn.Module, cfg: Config, video: str, module: Optional[str
 
     Raises:
         ValueError: Unknown module, or a pipeline that gives another frame count.
-        VideoError: A video that cannot be read.
+        InputError: A video that cannot be read.
     """
     modules = motion_modules(model)
     name = next(iter(modules)) if module is None else module
     if name not in modules:
-        raise ValueError(f'--module {name}: the model has MotionSqueeze modules '
+        raise InputError(f'--module {name}: the model has MotionSqueeze modules '
                          f'{sorted(modules)}; pass one of these')
     num_frames = int(modules[name].num_segments)
     clip = load_clip(video, one_view_pipeline(config_test_pipeline(cfg), num_frames))
     if len(clip.frames) != num_frames:
-        raise ValueError(f'the one-view test pipeline gave {len(clip.frames)} frames but the '
+        raise InputError(f'the one-view test pipeline gave {len(clip.frames)} frames but the '
                          f'model takes {num_frames} (num_segments); check the config\'s '
                          'SampleFrames (clip_len x num_clips)')
     inds = clip.frame_inds if len(clip.frame_inds) == num_frames else list(range(num_frames))
@@ -197,3 +198,10 @@ def write_motion(result: ClipMotion, titles: List[str], out: str, fps: float = 2
                                 **kwargs)]
     write_images(out, images if len(images) > 1 else images[0], fps=fps)
     return len(images), images[0].shape
+
+
+def save_motion(result: ClipMotion, path: str) -> None:
+    """Save the maps with ``numpy.savez``: ``motion`` ``[T, 3, h, w]`` (dx, dy in units of
+    ``max_displacement`` cells, confidence), ``frames``, ``max_displacement``, ``module``."""
+    np.savez(path, motion=result.motion.numpy(), frames=result.frames,
+             max_displacement=result.max_displacement, module=result.module)

@@ -1,39 +1,40 @@
-"""The one reader of checkpoint files for the plugin's tools and tests.
+"""Checkpoint files: the one safe reader, key comparison, resume choice, publishing.
 
 Reading is safe where torch can read MMEngine checkpoints safely
 (``weights_only=True`` from torch 2.4, with :mod:`ms_plugin.compat`'s
-allow-list; older torch reads them as MMEngine itself does, see
-:func:`ms_plugin.compat.load_weights_only_kwargs`) and every failure is one
-:class:`CheckpointError` whose message names the file and says what is wrong
-with it: missing, empty, truncated or otherwise not a torch file, refused by
-the safe unpickler, or not a checkpoint dict. Also here: choosing the
-checkpoint an automatic resume starts from when the newest is unreadable, and
-listing how a checkpoint's keys differ from a model's.
+allow-list; older torch reads them as MMEngine itself does) and every failure
+is one :class:`~ms_plugin.utils.errors.InputError` that names the file and
+what is wrong with it: missing, empty, truncated or otherwise not a torch
+file, refused by the safe unpickler, or not a checkpoint dict.
 """
 import glob
+import hashlib
+import os
 import os.path as osp
 import re
+import tempfile
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from .. import compat
+from .errors import InputError
 
-__all__ = ['CheckpointError', 'read_checkpoint', 'load_checkpoint_dict', 'model_state_dict',
-           'resumable_checkpoints', 'newest_readable_checkpoint', 'StateDictMismatch',
-           'state_dict_mismatch', 'load_weights']
+__all__ = ['read_checkpoint', 'model_state_dict', 'resumable_checkpoints',
+           'newest_readable_checkpoint', 'StateDictMismatch', 'state_dict_mismatch',
+           'load_weights', 'strip_checkpoint', 'publish_checkpoint']
 
 KEYS_SHOWN = 8  # keys listed in a mismatch message before "and N more"
+# meta entries worth publishing; everything else in meta is training state or private.
+KEPT_META = ('epoch', 'iter', 'mmengine_version', 'dataset_meta',
+             # written by tools/convert_official_ckpt.py
+             'source', 'converted_from', 'arch', 'best_prec1', 'depth', 'num_classes')
+HASH_CHARS = 8  # hex digits of the SHA-256 in a published file's name
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used; the message names the file."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f'checkpoint {path}: {problem}')
-        self.path = path
-        self.problem = problem
+def _unreadable(path: str, problem: str) -> InputError:
+    return InputError(f'checkpoint {path}: {problem}')
 
 
 def _detail(err: Exception) -> str:
@@ -56,7 +57,7 @@ def _why_unreadable(err: Exception) -> str:
 
 
 def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:
-    """Load a checkpoint dict safely, or raise one clear :class:`CheckpointError`.
+    """Load a checkpoint dict safely, or raise one clear error naming the file.
 
     Args:
         path (str): A local file, or a URL (``http(s)://``, ``torchvision://``,
@@ -67,45 +68,28 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict[str, object]:
         dict: The checkpoint.
 
     Raises:
-        CheckpointError: Missing, empty, truncated or corrupt file; a file the
+        InputError: Missing, empty, truncated or corrupt file; a file the
             safe unpickler refuses; or one that holds no dict.
     """
     if '://' in path:
         try:
             checkpoint = _load_checkpoint(path, map_location=map_location)
         except Exception as err:  # network and format errors of many types
-            raise CheckpointError(path, _why_unreadable(err)) from err
+            raise _unreadable(path, _why_unreadable(err)) from err
     else:
         if not osp.isfile(path):
-            raise CheckpointError(path, 'no such file')
+            raise _unreadable(path, 'no such file')
         if osp.getsize(path) == 0:
-            raise CheckpointError(path, 'the file is empty (0 bytes)')
+            raise _unreadable(path, 'the file is empty (0 bytes)')
         try:
             checkpoint = torch.load(path, map_location=map_location,
                                     **compat.load_weights_only_kwargs())
         except Exception as err:  # the unpickler and zip reader raise many types
-            raise CheckpointError(path, _why_unreadable(err)) from err
+            raise _unreadable(path, _why_unreadable(err)) from err
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(path, f'holds a {type(checkpoint).__name__}, not a checkpoint '
+        raise _unreadable(path, f'holds a {type(checkpoint).__name__}, not a checkpoint '
                               'dict')
     return checkpoint
-
-
-def load_checkpoint_dict(path: str, hint: str) -> Dict[str, object]:
-    """:func:`read_checkpoint` for command-line tools: exits with the message.
-
-    Args:
-        path (str): The checkpoint file.
-        hint (str): What the user should know when the file cannot be read
-            (which files the tool expects).
-
-    Raises:
-        SystemExit: With a message naming the file, the problem and ``hint``.
-    """
-    try:
-        return read_checkpoint(path)
-    except CheckpointError as err:
-        raise SystemExit(f'error: cannot read {err}\n{hint}') from err
 
 
 def model_state_dict(checkpoint: Mapping) -> Dict[str, object]:
@@ -115,7 +99,7 @@ def model_state_dict(checkpoint: Mapping) -> Dict[str, object]:
     """
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, Mapping):
-        raise ValueError('the checkpoint holds no state_dict')
+        raise InputError('the checkpoint holds no state_dict')
     return {re.sub(r'^module\.', '', key): value for key, value in state.items()}
 
 
@@ -142,18 +126,18 @@ def resumable_checkpoints(work_dir: str) -> List[str]:
 
 
 def newest_readable_checkpoint(
-        work_dir: str) -> Tuple[Optional[str], List[CheckpointError]]:
+        work_dir: str) -> Tuple[Optional[str], List[InputError]]:
     """The newest checkpoint of ``work_dir`` that reads, and why newer ones did not.
 
     Returns:
-        tuple: ``(path or None, [CheckpointError of each newer file])``;
+        tuple: ``(path or None, [the error of each newer file])``;
         ``(None, [])`` when the folder holds no checkpoint.
     """
     failures = []
     for path in resumable_checkpoints(work_dir):
         try:
             read_checkpoint(path)
-        except CheckpointError as err:
+        except InputError as err:
             failures.append(err)
             continue
         return path, failures
@@ -211,10 +195,68 @@ def load_weights(model: torch.nn.Module, checkpoint: Mapping, source: str) -> No
         source (str): The file name, for the error message.
 
     Raises:
-        ValueError: Listing the missing and unexpected keys (and keys of
+        InputError: Listing the missing and unexpected keys (and keys of
             another shape) when the checkpoint does not fit the model.
     """
     mismatch = state_dict_mismatch(model, checkpoint)
     if mismatch:
-        raise ValueError(mismatch.describe(source))
+        raise InputError(mismatch.describe(source))
     model.load_state_dict(model_state_dict(checkpoint), strict=True)
+
+
+# ------------------------------------------------------------------- publishing
+def strip_checkpoint(checkpoint: Dict[str, object]) -> Dict[str, object]:
+    """``{'state_dict', 'meta'}`` with only the :data:`KEPT_META` entries of meta.
+
+    Drops the optimizer, the parameter schedulers, the message hub and the
+    rest of ``meta`` (the full config text, seed, time, experiment name).
+
+    Raises:
+        InputError: If ``checkpoint`` has no ``state_dict``.
+    """
+    if 'state_dict' not in checkpoint:
+        raise InputError(f'no "state_dict" in the checkpoint (keys: {sorted(checkpoint)}); '
+                         'publishing takes checkpoints written by MMEngine.')
+    meta = checkpoint.get('meta') or {}
+    state_dict = {key: value.detach().cpu() if isinstance(value, torch.Tensor) else value
+                  for key, value in checkpoint['state_dict'].items()}
+    return dict(state_dict=state_dict, meta={key: meta[key] for key in KEPT_META if key in meta})
+
+
+def publish_checkpoint(in_file: str, out_file: str) -> str:
+    """Write ``in_file`` stripped as ``<out_file without .pth>-<sha256[:8]>.pth``.
+
+    The file is written next to the target, hashed, then renamed, with the
+    permissions a new file gets (the umask's), so others can read it.
+
+    Args:
+        in_file (str): A checkpoint written by MMEngine.
+        out_file (str): The output name; ``.pth`` is optional.
+
+    Returns:
+        str: The path written.
+
+    Raises:
+        InputError: If ``in_file`` cannot be read or has no ``state_dict``.
+    """
+    stripped = strip_checkpoint(read_checkpoint(in_file))
+    stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
+    folder = osp.dirname(osp.abspath(stem))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(suffix='.pth', dir=folder)
+    os.close(handle)
+    try:
+        torch.save(stripped, tmp_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes it 0600
+        digest = hashlib.sha256()
+        with open(tmp_path, 'rb') as file:
+            for block in iter(lambda: file.read(1 << 20), b''):
+                digest.update(block)
+        final = f'{stem}-{digest.hexdigest()[:HASH_CHARS]}.pth'
+        os.replace(tmp_path, final)
+    finally:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+    return final

@@ -12,11 +12,12 @@ Examples::
         --cfg-options model.backbone.num_segments=16
 """
 import argparse
+import sys
 from typing import List, Optional
 
 import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models registered)
-from ms_plugin.apis import add_cfg_options, check_config, exit_on_entry_error
-from ms_plugin.apis.flops import count_flops, flops_report
+from ms_plugin.apis import count_flops, flops_report
+from ms_plugin.cli import add_cfg_options, check_config, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,7 +33,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@exit_on_entry_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     check_config(args.config)
@@ -41,4 +41,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -14,8 +14,9 @@ import argparse
 import sys
 import time
 
-from ms_plugin.apis.cli import add_seed, check_output_dir, exit_on_entry_error
+from ms_plugin.cli import add_seed, check_output_dir, run_tool
 from ms_plugin.datasets.synthetic_motion import CLASS_SETS, CLASSES, MotionSpec, write_dataset
+from ms_plugin.utils.errors import InputError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -67,14 +68,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@exit_on_entry_error
 def main(argv=None) -> None:
     args = parse_args(argv)
     check_output_dir(args.out_dir)
     classes = tuple(args.classes) if args.classes else CLASS_SETS[args.class_set]
     bad = [c for c in classes if c not in CLASSES]
     if bad:
-        sys.exit(f'Unknown class(es) {bad}; choose from {list(CLASSES)}.')
+        raise InputError(f'unknown class(es) {bad}; choose from {list(CLASSES)}.')
     val = args.val_videos if args.val_videos is not None else max(
         1, args.num_videos // 4)
     spec = MotionSpec(speed=tuple(args.speed), zoom=tuple(args.zoom),
@@ -96,4 +96,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -31,11 +31,9 @@ import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models regist
 import torch
 from mmengine.logging import MMLogger
 
-from ms_plugin.apis import (EntryError, RandomWeightsWarning, add_cfg_options, add_seed,
-                            check_model_files, check_output_file, exit_on_entry_error,
-                            tool_parser)
-from ms_plugin.apis.export import export_recognizer, onnx_errors
-from ms_plugin.utils.checkpoint import CheckpointError
+from ms_plugin.apis import RandomWeightsWarning, export_recognizer, onnx_errors
+from ms_plugin.cli import (add_cfg_options, add_seed, check_model_files, check_output_file,
+                           run_tool, tool_parser)
 
 DEFAULT_TOLERANCE = 1e-4
 
@@ -69,7 +67,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@exit_on_entry_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     check_model_files(args.config, args.checkpoint)
@@ -77,14 +74,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter('always', RandomWeightsWarning)  # shown every time
-        try:
-            result = export_recognizer(args.config, args.checkpoint, args.out,
-                                       shape=args.shape, cfg_options=args.cfg_options,
-                                       dynamo=args.dynamo, opset=args.opset, seed=args.seed)
-        except CheckpointError as err:
-            raise EntryError(f'cannot load {err}') from err
-        except ValueError as err:
-            raise SystemExit(f'error: {err}') from err
+        result = export_recognizer(args.config, args.checkpoint, args.out, shape=args.shape,
+                                   cfg_options=args.cfg_options, dynamo=args.dynamo,
+                                   opset=args.opset, seed=args.seed)
     frames, height, width = result.shape
     print(f'wrote {args.out} ({"dynamo" if result.dynamo else "TorchScript"} exporter, '
           f'torch {torch.__version__}, {result.seconds:.1f} s): input frames '
@@ -103,4 +95,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -15,10 +15,11 @@ import shutil
 from typing import Callable, List, Optional
 
 from ..datasets.synthetic_motion import TRANSLATION_CLASSES, MotionSpec, write_dataset
-from .cli import EntryError, check_output_dir
+from ..cli import check_output_dir
+from ..utils.errors import InputError
 
 __all__ = [
-    'DATA_MARKER', 'DemoError', 'OBJECT_RADIUS', 'OBJECT_SPEED', 'check_work_dir',
+    'DATA_MARKER', 'OBJECT_RADIUS', 'OBJECT_SPEED', 'check_work_dir',
     'data_options', 'demo_classes', 'demo_spec', 'make_data', 'model_options',
     'needed_megabytes', 'prepare_data_dir', 'wanted_meta'
 ]
@@ -46,10 +47,6 @@ _WORK_DIR_HINT = ("run the demo from a writable copy of the repository, or point
                   "tools/demo.py --work-dir DIR)")
 
 
-class DemoError(EntryError):
-    """A problem the user can fix; the demo stops with its one line."""
-
-
 def needed_megabytes(args: argparse.Namespace) -> int:
     """Disk the demo needs: its videos, one checkpoint per model, logs."""
     videos = args.num_videos + args.val_videos
@@ -61,16 +58,16 @@ def check_work_dir(work_dir: str, megabytes: int) -> None:
     """Stop before any work if ``work_dir`` cannot be written or its disk is too full.
 
     Raises:
-        DemoError: Naming the problem and what to do about it.
+        InputError: Naming the problem and what to do about it.
     """
     try:
         check_output_dir(work_dir, '--work-dir')
-    except EntryError as err:
-        raise DemoError(f'{err} The demo writes its data, logs and checkpoints there: '
+    except InputError as err:
+        raise InputError(f'{err} The demo writes its data, logs and checkpoints there: '
                         f'{_WORK_DIR_HINT}.') from err
     free = shutil.disk_usage(work_dir).free / 2**20
     if free < megabytes:
-        raise DemoError(f'only {free:.0f} MB free on the disk of {work_dir}; the demo needs '
+        raise InputError(f'only {free:.0f} MB free on the disk of {work_dir}; the demo needs '
                         f'about {megabytes} MB (data, one checkpoint per model, logs). Free '
                         f'some space, or {_WORK_DIR_HINT} on another disk.')
 
@@ -104,14 +101,14 @@ def prepare_data_dir(data_dir: str, wanted: dict, force: bool) -> bool:
         bool: True if ``data_dir`` already holds the wanted dataset.
 
     Raises:
-        DemoError: If ``data_dir`` holds files the demo did not write, or a
+        InputError: If ``data_dir`` holds files the demo did not write, or a
             dataset of other settings without ``--force``.
     """
     if not osp.isdir(data_dir) or not os.listdir(data_dir):
         return False
     meta_file = osp.join(data_dir, 'meta.json')
     if not osp.exists(osp.join(data_dir, DATA_MARKER)):
-        raise DemoError(f'{data_dir} holds files that the demo did not write (no '
+        raise InputError(f'{data_dir} holds files that the demo did not write (no '
                         f'{DATA_MARKER}); the demo neither reuses nor deletes them. Move them '
                         'away, or choose another --work-dir.')
     meta = None
@@ -123,7 +120,7 @@ def prepare_data_dir(data_dir: str, wanted: dict, force: bool) -> bool:
         return True
     if meta is not None and not same and not force:
         differences = {k: meta.get(k) for k, v in wanted.items() if meta.get(k) != v}
-        raise DemoError(f'{data_dir} holds a dataset of other settings ({differences}; wanted '
+        raise InputError(f'{data_dir} holds a dataset of other settings ({differences}; wanted '
                         f'{ {k: wanted[k] for k in differences} }). Write it again with '
                         "--force (make demo DEMO_ARGS=--force), or choose another "
                         '--work-dir.')

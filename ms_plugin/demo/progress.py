@@ -10,14 +10,12 @@ import sys
 import time
 from typing import Callable, Optional, TextIO
 
-from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 from tqdm import tqdm
 
 __all__ = ['ProgressBarHook']
 
 
-@HOOKS.register_module()
 class ProgressBarHook(Hook):
     """Draw tqdm bars of the training iterations and the test batches.
 

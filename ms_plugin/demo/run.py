@@ -1,10 +1,11 @@
 """The runs of ``make demo``, in one process: train, test, count and draw each model.
 
-Training and testing are :func:`~.runner.run_and_tear_down` on configs merged
-as ``tools/train.py`` and ``tools/test.py`` merge their command lines, so the
-seeding is theirs. The metrics are what ``Runner.test()`` returns, the FLOPs
-what :func:`~.flops.count_flops` returns, the progress is drawn by a
-:class:`~.progress.ProgressBarHook`; MMEngine's log of each run goes to a file.
+Training and testing are :func:`ms_plugin.engine.runner.run_and_tear_down` on
+configs merged as ``tools/train.py`` and ``tools/test.py`` merge their command
+lines, so the seeding is theirs. The metrics are what ``Runner.test()``
+returns, the FLOPs what :func:`ms_plugin.apis.count_flops` returns, the
+progress is drawn by a :class:`~.progress.ProgressBarHook`; MMEngine's log of
+each run goes to a file.
 """
 import argparse
 import contextlib
@@ -12,19 +13,19 @@ import os.path as osp
 import time
 from typing import Dict, Iterator, List, Optional
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from ..datasets.synthetic_agreement import translation_agreement
+from mmengine.config import DictAction
+
+from ..apis import build_recognizer, count_flops, flops_report, save_motion, video_motion
+from ..apis import write_motion
 from ..datasets.synthetic_render import make_clip_masks
-from .demo_data import demo_classes, demo_spec
-from .flops import count_flops, flops_report
-from .model import build_recognizer, parse_cfg_options
-from .motion import video_motion, write_motion
+from ..engine.runner import merge_test_args, merge_train_args, run_and_tear_down
+from .agreement import translation_agreement
+from .data import demo_classes, demo_spec
 from .progress import ProgressBarHook
-from .runner import merge_test_args, merge_train_args, run_and_tear_down
 
 __all__ = ['check_motion', 'complexity', 'draw_motion', 'train_and_test']
 
@@ -61,30 +62,20 @@ def logged_to(path: str, experiment: str) -> Iterator[None]:
                 logger.removeHandler(handler)
 
 
-def _train_args(config: str, work_dir: str, seed: int, options: dict) -> argparse.Namespace:
-    """What ``tools/train.py CONFIG --work-dir DIR --seed S --cfg-options ...`` parses."""
-    return argparse.Namespace(
-        config=config, work_dir=work_dir, launcher='none', no_validate=False, amp=False,
-        resume=None, auto_scale_lr=False, seed=seed, diff_rank_seed=False,
-        deterministic=False, cfg_options=options)
-
-
-def _test_args(config: str, checkpoint: str, work_dir: str,
-               options: dict) -> argparse.Namespace:
-    """What ``tools/test.py CONFIG CHECKPOINT --work-dir DIR --cfg-options ...`` parses."""
-    return argparse.Namespace(
-        config=config, checkpoint=checkpoint, work_dir=work_dir, launcher='none', show=False,
-        show_dir=None, dump=None, fuse_conv_bn=False, wait_time=2, interval=1,
-        cfg_options=options)
+def parse_options(options: List[str]) -> dict:
+    """``['a.b=1', 'c=[2,3]']`` -> ``{'a.b': 1, 'c': [2, 3]}``, as ``--cfg-options`` parses them."""
+    namespace = argparse.Namespace(cfg_options={})
+    if options:
+        DictAction(option_strings=[], dest='cfg_options')(None, namespace, list(options))
+    return namespace.cfg_options
 
 
 def _run(cfg: Config, action: str, log_file: str, hook: ProgressBarHook):
     """``run_and_tear_down(cfg, action)`` with the progress hook, logged to ``log_file``."""
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [hook]
     # A new logger and visualizer per run (MMEngine keys them by this name).
     cfg.experiment_name = f'demo_{action}_{time.time_ns()}'
     with logged_to(log_file, cfg.experiment_name):
-        return run_and_tear_down(cfg, action)
+        return run_and_tear_down(cfg, action, hooks=(hook, ))
 
 
 def train_and_test(config: str, work_dir: str, seed: int, options: List[str],
@@ -101,15 +92,16 @@ def train_and_test(config: str, work_dir: str, seed: int, options: List[str],
     Returns:
         dict: ``checkpoint``, ``train_minutes``, ``top1`` and ``top5``.
     """
-    parsed = parse_cfg_options(options)
+    parsed = parse_options(options)
     start = time.time()
-    cfg = merge_train_args(Config.fromfile(config), _train_args(config, work_dir, seed, parsed))
+    cfg = merge_train_args(Config.fromfile(config), work_dir=work_dir, seed=seed,
+                           cfg_options=parsed)
     _run(cfg, 'train', osp.join(work_dir, 'train.log'), hook)
     train_minutes = (time.time() - start) / 60
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    cfg = merge_test_args(Config.fromfile(config),
-                          _test_args(config, checkpoint, osp.join(work_dir, 'test'), parsed))
+    cfg = merge_test_args(Config.fromfile(config), checkpoint,
+                          work_dir=osp.join(work_dir, 'test'), cfg_options=parsed)
     metrics = _run(cfg, 'test', osp.join(work_dir, 'test.log'), hook)
     return dict(checkpoint=checkpoint, train_minutes=train_minutes,
                 top1=float(metrics['acc/top1']), top5=float(metrics['acc/top5']))
@@ -118,7 +110,7 @@ def train_and_test(config: str, work_dir: str, seed: int, options: List[str],
 def complexity(config: str, shape: tuple, options: List[str], log_file: str
                ) -> Dict[str, float]:
     """Parameters (M) and FLOPs (G multiply-adds) of one clip of ``shape``, with ``options``."""
-    result = count_flops(config, shape, parse_cfg_options(options))
+    result = count_flops(config, shape, parse_options(options))
     with open(log_file, 'w') as log:
         log.write(flops_report(result, config) + '\n')
     return dict(gflops=round(result['flops'] / 1e9, 3), mparams=round(result['params'] / 1e6, 3))
@@ -155,16 +147,14 @@ def draw_motion(config: str, checkpoint: str, video: str, out: str, options: Lis
     Returns:
         dict: :func:`check_motion`'s result.
     """
-    model, cfg = build_recognizer(config, checkpoint, cfg_options=parse_cfg_options(options))
+    model, cfg = build_recognizer(config, checkpoint, cfg_options=parse_options(options))
     result, titles = video_motion(model, cfg, video)
     saturation = SATURATION_MARGIN * demo_spec(args).speed[1] * args.size / RES3_STRIDE
     count, shape = write_motion(
         result, titles, out, max_magnitude=float(f'{saturation:.1f}'),
         title=f'{osp.basename(video)}: {result.module} '
         f'({osp.splitext(osp.basename(config))[0]})')
-    np.savez(osp.join(osp.dirname(out), 'motion.npz'), motion=result.motion.numpy(),
-             frames=result.frames, max_displacement=result.max_displacement,
-             module=result.module)
+    save_motion(result, osp.join(osp.dirname(out), 'motion.npz'))
     if log_file is not None:
         with open(log_file, 'w') as log:
             log.write(f'wrote {out}: {shape[1]}x{shape[0]} px, {count} image(s), module '
