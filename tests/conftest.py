@@ -212,12 +212,18 @@ def read_json_lines(path: Path) -> List[dict]:
 
 
 def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module (the tools folder is not a package)."""
+    """Import ``tools/<name>.py`` as a module (the tools folder is not a package).
+
+    Args:
+        name (str): The path under ``tools/`` without ``.py``, e.g.
+            ``'train'`` or ``'deployment/export_onnx'``.
+    """
     path = REPO_ROOT / 'tools' / f'{name}.py'
     tools_dir = str(path.parent)
     if tools_dir not in sys.path:  # tools/test.py imports its sibling train.py
         sys.path.append(tools_dir)  # last: `tools/test.py` must not shadow anything
-    spec = importlib.util.spec_from_file_location(f'ms_plugin_tools_{name}', path)
+    module_name = 'ms_plugin_tools_' + name.replace('/', '_')
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -237,7 +243,7 @@ def write_offline_weights(torch_home: Path, user_root: Path) -> None:
     import torchvision
     from mmaction.registry import MODELS
 
-    from ms_plugin.apis.weights import offline_weights_path
+    from ms_plugin.engine.runner import offline_weights_path
 
     hub_dir = torch.hub.get_dir()
     try:

@@ -1,4 +1,4 @@
-"""ms_plugin.apis.cli and the run helpers the tools share: arguments, entry checks, set-up."""
+"""ms_plugin.cli (what the tools share) and ms_plugin.engine.runner (the runs they start)."""
 import argparse
 import os
 from pathlib import Path
@@ -7,19 +7,15 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from ms_plugin.apis import (CFG_OPTIONS_HELP, EntryError, add_cfg_options, add_seed,
-                            add_timing_args, add_work_dir, apply_timing_args,
-                            check_model_files, check_output_file, parse_launch_args, runner,
-                            tool_parser)
-
-
-def _help_of(parser: argparse.ArgumentParser, dest: str) -> str:
-    return next(action.help for action in parser._actions if action.dest == dest)
+from ms_plugin.cli import (REFUSED_STATUS, add_cfg_options, add_seed, add_timing_args,
+                           add_work_dir, apply_timing_args, check_model_files,
+                           check_output_file, parse_launch_args, run_tool, tool_parser)
+from ms_plugin.engine import runner
+from ms_plugin.utils.errors import InputError
 
 
 def test_tool_parser_is_described_by_the_first_paragraph_of_the_docstring():
     parser = tool_parser('Do one thing\nwell.\n\nDetails that --help leaves out.\n')
-    assert parser.description == 'Do one thing\nwell.'
     assert 'Do one thing well.' in parser.format_help()
     assert 'Details' not in parser.format_help()
 
@@ -30,24 +26,18 @@ def test_add_cfg_options_parses_key_value_pairs():
     assert parser.parse_args([]).cfg_options is None
     args = parser.parse_args(['--cfg-options', 'a.b=1', 'c=[2,3]', 'd=x'])
     assert args.cfg_options == {'a.b': 1, 'c': [2, 3], 'd': 'x'}
-    assert _help_of(parser, 'cfg_options') == CFG_OPTIONS_HELP
-
     parser = argparse.ArgumentParser()
     add_cfg_options(parser, default={})
     assert parser.parse_args([]).cfg_options == {}
 
 
-def test_add_seed_and_add_work_dir_help():
+def test_add_seed_and_add_work_dir():
     parser = argparse.ArgumentParser()
     add_seed(parser, 'the random frames')
     add_work_dir(parser, 'logs and checkpoints')
-    args = parser.parse_args([])
-    assert args.seed == 0 and args.work_dir is None
-    assert parser.parse_args(['--seed', '7', '--work-dir', 'w']).seed == 7
-    assert _help_of(parser, 'seed') == 'seed of the random frames. Defaults to 0'
-    assert _help_of(parser, 'work_dir') == (
-        "folder for logs and checkpoints. Defaults to the config's work_dir, else "
-        'work_dirs/<config name>')
+    assert vars(parser.parse_args([])) == dict(seed=0, work_dir=None)
+    assert vars(parser.parse_args(['--seed', '7', '--work-dir', 'w'])) == dict(seed=7,
+                                                                              work_dir='w')
     with pytest.raises(SystemExit):
         parser.parse_args(['--seed', 'x'])
 
@@ -70,11 +60,11 @@ def test_check_model_files_names_the_first_unusable_path(tmp_path: Path):
     checkpoint.write_bytes(b'')
     check_model_files(str(config), str(checkpoint))
     check_model_files(str(config), None)
-    with pytest.raises(EntryError, match=f'^config {tmp_path / "missing.py"} does not exist'):
+    with pytest.raises(InputError, match=f'^config {tmp_path / "missing.py"} does not exist'):
         check_model_files(str(tmp_path / 'missing.py'), str(tmp_path / 'missing.pth'))
-    with pytest.raises(EntryError, match='is not a .py config file'):
+    with pytest.raises(InputError, match='is not a .py config file'):
         check_model_files(str(checkpoint), None)
-    with pytest.raises(EntryError, match=f'^checkpoint {tmp_path / "missing.pth"} does not'):
+    with pytest.raises(InputError, match=f'^checkpoint {tmp_path / "missing.pth"} does not'):
         check_model_files(str(config), str(tmp_path / 'missing.pth'))
 
 
@@ -82,35 +72,61 @@ def test_check_output_file_checks_and_creates_the_folder(tmp_path: Path):
     check_output_file(str(tmp_path / 'new' / 'deeper' / 'out.png'), '--out folder')
     assert (tmp_path / 'new' / 'deeper').is_dir()
     (tmp_path / 'a_file').write_text('')
-    with pytest.raises(EntryError, match=f'^--out folder {tmp_path / "a_file"} cannot be'):
+    with pytest.raises(InputError, match=f'^--out folder {tmp_path / "a_file"} cannot be'):
         check_output_file(str(tmp_path / 'a_file' / 'out.png'), '--out folder')
-    with pytest.raises(EntryError, match='^output folder '):
+    with pytest.raises(InputError, match='^output folder '):
         check_output_file(str(tmp_path / 'a_file' / 'sub' / 'out.pth'))
 
 
-def _train_args(**kwargs) -> argparse.Namespace:
-    values = dict(config='configs/my_model.py', cfg_options=None, launcher='none',
-                  work_dir=None, no_validate=False, amp=False, resume=None, auto_scale_lr=False,
-                  seed=None, diff_rank_seed=False, deterministic=False)
-    values.update(kwargs)
-    return argparse.Namespace(**values)
+def test_run_tool_turns_a_refused_input_into_one_line_and_status_2(capsys):
+
+    def refuses(argv):
+        raise InputError(f'{argv[0]} does not exist.')
+
+    assert run_tool(refuses, ['x.pth']) == REFUSED_STATUS == 2
+    err = capsys.readouterr().err
+    assert err.endswith('error: x.pth does not exist.\n') and err.count('\n') == 1
+    assert run_tool(lambda argv: None) == 0
+    assert run_tool(lambda argv: 1) == 1
+    with pytest.raises(ZeroDivisionError):  # a bug is not a refused input: its traceback shows
+        run_tool(lambda argv: 1 / 0)
 
 
-def _test_args(**kwargs) -> argparse.Namespace:
-    values = dict(config='configs/my_model.py', checkpoint='ck.pth', cfg_options=None,
-                  launcher='none', work_dir=None, show=False, show_dir=None, dump=None,
-                  fuse_conv_bn=False)
-    values.update(kwargs)
-    return argparse.Namespace(**values)
+def test_merge_train_args_writes_each_choice(tmp_path):
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper'), randomness=dict(seed=1),
+                      auto_scale_lr=dict(enable=False, base_batch_size=8), val_cfg=dict()),
+                 filename=str(tmp_path / 'my_model.py'))
+    runner.merge_train_args(cfg, launcher='pytorch', resume='auto', amp=True, no_validate=True,
+                            auto_scale_lr=True, seed=5, deterministic=True,
+                            cfg_options={'randomness.seed': 6})
+    assert cfg.launcher == 'pytorch' and cfg.resume is True and cfg.load_from is None
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.val_cfg is None
+    assert cfg.auto_scale_lr.enable is True
+    assert cfg.randomness == dict(seed=6, deterministic=True)  # cfg_options go last
+    with pytest.raises(InputError, match='MS_DATA_ROOT'):
+        runner.merge_train_args(cfg, cfg_options={'data_root': 'x'})
+    with pytest.raises(InputError, match='auto_scale_lr'):
+        runner.merge_train_args(Config(dict(), filename='c.py'), auto_scale_lr=True)
 
 
-@pytest.mark.parametrize('merge, make_args', [(runner.merge_train_args, _train_args),
-                                              (runner.merge_test_args, _test_args)])
-def test_work_dir_is_the_option_else_the_configs_else_the_default(merge, make_args):
-    assert merge(Config(dict()), make_args(work_dir='w')).work_dir == 'w'
-    assert merge(Config(dict(work_dir='mine')), make_args(work_dir='w')).work_dir == 'w'
-    assert merge(Config(dict(work_dir='mine')), make_args()).work_dir == 'mine'
-    assert merge(Config(dict()), make_args()).work_dir == str(Path('work_dirs') / 'my_model')
+def test_merge_test_args_adds_dump_and_fuse_hooks():
+    cfg = Config(dict(test_evaluator=dict(type='AccMetric')), filename='c.py')
+    runner.merge_test_args(cfg, 'ck.pth', dump='p.pkl', fuse_conv_bn=True)
+    assert cfg.load_from == 'ck.pth'
+    assert [e['type'] for e in cfg.test_evaluator] == ['AccMetric', 'DumpResults']
+    assert cfg.custom_hooks[-1]['type'] == 'FuseConvBNHook'
+    with pytest.raises(InputError, match='.pkl'):
+        runner.merge_test_args(cfg, 'ck.pth', dump='p.json')
+
+
+@pytest.mark.parametrize('merge', [runner.merge_train_args,
+                                   lambda cfg, **kw: runner.merge_test_args(cfg, 'c.pth', **kw)])
+def test_work_dir_is_the_option_else_the_configs_else_the_default(merge):
+    path = 'configs/my_model.py'
+    assert merge(Config(dict(), filename=path), work_dir='w').work_dir == 'w'
+    assert merge(Config(dict(work_dir='mine'), filename=path), work_dir='w').work_dir == 'w'
+    assert merge(Config(dict(work_dir='mine'), filename=path)).work_dir == 'mine'
+    assert merge(Config(dict(), filename=path)).work_dir == str(Path('work_dirs') / 'my_model')
 
 
 def test_run_and_tear_down_sets_the_process_group_up_first(monkeypatch):
@@ -118,38 +134,44 @@ def test_run_and_tear_down_sets_the_process_group_up_first(monkeypatch):
 
     class FakeRunner:
 
+        def register_hook(self, hook):
+            calls.append(f'hook {hook}')
+
         def test(self):
             calls.append('test')
             return dict(top1=1.0)
 
     monkeypatch.setattr(runner, 'setup_cpu_distributed', lambda cfg: calls.append('set up'))
-    monkeypatch.setattr(runner, 'check_annotation_files',
+    monkeypatch.setattr(runner, '_check_annotation_files',
                         lambda cfg, action: calls.append(f'check {action}'))
-    monkeypatch.setattr(runner, 'build_runner', lambda cfg: FakeRunner())
-    assert runner.run_and_tear_down(Config(dict(launcher='none')), 'test') == dict(top1=1.0)
-    assert calls == ['set up', 'check test', 'test']
+    monkeypatch.setattr(runner.Runner, 'from_cfg', lambda cfg: FakeRunner())
+    result = runner.run_and_tear_down(Config(dict(launcher='none')), 'test', hooks=('bar', ))
+    assert result == dict(top1=1.0)
+    assert calls == ['set up', 'check test', 'hook bar', 'test']
 
 
-def test_add_timing_args_defaults_and_threads():
+def test_annotation_files_are_found_inside_dataset_wrappers(tmp_path):
+    (tmp_path / 'a.txt').write_text('')
+    missing = tmp_path / 'b.txt'
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        type='ConcatDataset', datasets=[
+            dict(type='RepeatDataset', times=2, dataset=dict(ann_file=str(tmp_path / 'a.txt'))),
+            dict(type='ClassBalancedDataset', oversample_thr=0.1,
+                 dataset=dict(ann_file='b.txt', data_root=str(tmp_path)))]))))
+    with pytest.raises(InputError, match=f'{missing} .test_dataloader. does not exist'):
+        runner._check_annotation_files(cfg, 'test')
+
+
+def test_timing_args_set_torch_threads_only_when_given():
     parser = argparse.ArgumentParser()
     add_timing_args(parser, repeats=7, warmup=2)
     args = parser.parse_args([])
     assert (args.repeats, args.warmup, args.threads) == (7, 2, None)
-    assert parser.parse_args(['--repeats', '3', '--threads', '2']).threads == 2
-    parser = argparse.ArgumentParser()
-    add_timing_args(parser, repeats=10, warmup=3, threads=False)
-    assert not hasattr(parser.parse_args([]), 'threads')
-    with pytest.raises(SystemExit):
-        parser.parse_args(['--threads', '2'])
-
-
-def test_apply_timing_args_sets_torch_threads_only_when_given():
     before = torch.get_num_threads()
     try:
-        apply_timing_args(argparse.Namespace(threads=None))  # torch's choice: unchanged
-        apply_timing_args(argparse.Namespace())  # a tool without --threads
+        apply_timing_args(args)  # torch's choice: unchanged
         assert torch.get_num_threads() == before
-        apply_timing_args(argparse.Namespace(threads=before + 1))
+        apply_timing_args(parser.parse_args(['--threads', str(before + 1)]))
         assert torch.get_num_threads() == before + 1
     finally:
         torch.set_num_threads(before)

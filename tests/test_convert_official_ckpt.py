@@ -3,7 +3,6 @@
 The reference model is ``tests/reference_msnet.py``: the authors' module layout
 and forward, written independently of ``ms_plugin.ops`` (naive correlation).
 """
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +16,12 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from ms_plugin.models import capture_motion
+from ms_plugin.utils.errors import InputError
 from ms_plugin.utils.official_ckpt import (convert_reference_state_dict, describe_reference,
                                            reconcile_with_model)
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import load_tool  # noqa: E402
 from reference_msnet import RefTSN, randomize_, reference_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,10 +32,7 @@ SIZE = 64  # MS after layer2 then sees 8x8
 
 
 def _tool_module():
-    spec = importlib.util.spec_from_file_location('convert_official_ckpt', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('convert_official_ckpt')
 
 
 def _plugin_model(depth: int, num_classes: int = NUM_CLASSES):
@@ -134,7 +132,7 @@ def test_mismatches_are_reported_and_nothing_is_written(tmp_path, capsys):
     src = tmp_path / 'odd.pth'
     torch.save(ckpt, src)
     dst = tmp_path / 'out.pth'
-    with pytest.raises(SystemExit, match='does not match the expected layout'):
+    with pytest.raises(InputError, match='does not match the expected layout'):
         tool.convert(str(src), str(dst))
     assert 'module.base_model.extra_head.weight' in capsys.readouterr().out
     assert not dst.exists()
@@ -145,11 +143,11 @@ def test_mismatches_are_reported_and_nothing_is_written(tmp_path, capsys):
     config = tmp_path / 'msnet_r18_5cls.py'
     config.write_text("model = dict(type='MSNet', backbone=dict(depth=18), "
                       "cls_head=dict(num_classes=5))\n")
-    with pytest.raises(SystemExit, match=f'num_classes={NUM_CLASSES}'):
+    with pytest.raises(InputError, match=f'num_classes={NUM_CLASSES}'):
         tool.convert(str(src), str(dst), config=str(config))
     assert 'shape mismatch at cls_head.fc_cls.weight' in capsys.readouterr().out
     assert not dst.exists()
     # ... and --cfg-options fixes it.
     tool.convert(str(src), str(dst), config=str(config),
-                 cfg_options=[f'model.cls_head.num_classes={NUM_CLASSES}'])
+                 cfg_options={'model.cls_head.num_classes': NUM_CLASSES})
     assert dst.exists()

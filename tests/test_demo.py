@@ -4,7 +4,7 @@ The end-to-end test runs the demo as ``make demo`` does (a subprocess) on a
 few 96 px videos for one epoch, with TSN and MSNet: every stage, the table,
 the logs, and the figure of the trained MSNet with its check against the
 object's true position. The other tests call the demo's functions directly
-(``ms_plugin.apis.demo_data`` and ``demo_run``, ``ms_plugin.apis.progress``).
+(``ms_plugin.demo``).
 """
 import errno
 import json
@@ -21,9 +21,11 @@ import pytest
 import torch
 from conftest import REPO_ROOT, load_tool, subprocess_env
 
-from ms_plugin.apis import demo_data
-from ms_plugin.apis.progress import ProgressBarHook
-from ms_plugin.datasets.synthetic_agreement import translation_agreement
+from ms_plugin.cli import run_tool
+from ms_plugin.demo import data as demo_data
+from ms_plugin.demo.agreement import translation_agreement
+from ms_plugin.demo.progress import ProgressBarHook
+from ms_plugin.utils.errors import InputError
 
 demo = load_tool('demo')
 
@@ -130,13 +132,13 @@ def test_data_of_other_classes_is_not_reused(tmp_path):
     assert other['spec']['radius'] == [0.2, 0.3] and other['spec'] != meta['spec']
     meta['classes'] = meta['classes'] + ['rotating clockwise']
     (data_dir / 'meta.json').write_text(json.dumps(meta))
-    with pytest.raises(demo_data.DemoError, match='classes'):
+    with pytest.raises(InputError, match='classes'):
         demo_data.make_data(args, str(data_dir))
 
 
 def test_other_settings_need_force(tmp_path):
     demo_data.make_data(_args(tmp_path), str(tmp_path / 'data'))
-    with pytest.raises(demo_data.DemoError, match='--force'):
+    with pytest.raises(InputError, match='--force'):
         demo_data.make_data(_args(tmp_path, '--seed', '3'), str(tmp_path / 'data'))
     demo_data.make_data(_args(tmp_path, '--seed', '3', '--force'), str(tmp_path / 'data'))
     assert json.loads((tmp_path / 'data' / 'meta.json').read_text())['seed'] == 3
@@ -156,7 +158,7 @@ def test_files_the_demo_did_not_write_are_left_alone(tmp_path):
     data_dir.mkdir()
     (data_dir / 'my_videos.txt').write_text('precious')
     for extra in ((), ('--force', )):
-        with pytest.raises(demo_data.DemoError, match='did not write'):
+        with pytest.raises(InputError, match='did not write'):
             demo_data.make_data(_args(tmp_path, *extra), str(data_dir))
     assert (data_dir / 'my_videos.txt').read_text() == 'precious'
 
@@ -166,9 +168,7 @@ def _no_training(*args, **kwargs):
 
 
 def _main_status(argv) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main(argv)
-    return exit_info.value.code
+    return run_tool(demo.main, argv)
 
 
 def test_read_only_work_dir_stops_before_training(tmp_path, monkeypatch, capsys):

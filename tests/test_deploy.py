@@ -1,6 +1,5 @@
 """Deployment: the ONNX export contract, tools/deployment/export_onnx.py,
 tools/inference.py in PyTorch and ONNX Runtime, and `mim search ms_plugin`."""
-import importlib.util
 import logging
 import re
 import shutil
@@ -13,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import VENV_BIN, write_clip_frames, write_frame_folder, write_mp4
+from conftest import VENV_BIN, load_tool, write_clip_frames, write_frame_folder, write_mp4
 from mmengine.logging import MMLogger
 
-from ms_plugin.apis import (RandomWeightsWarning, VideoError, build_recognizer,
-                            config_test_pipeline, load_clip, one_view_pipeline, pipeline_frames,
-                            views_and_size)
+from ms_plugin.apis import (RandomWeightsWarning, build_recognizer, config_test_pipeline,
+                            load_clip, one_view_pipeline, views_and_size)
 from ms_plugin.deployment import (WholeRecognizer, dynamo_supported, export_onnx,
                                   max_relative_error, reference_scores)
 from ms_plugin.models import motion_squeeze_modules
+from ms_plugin.utils.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_VIDEO_CONFIG = REPO / 'tests' / 'configs' / 'tiny_msnet_video.py'
@@ -52,14 +51,6 @@ def _tiny_model(correlation_impl=None, **cfg_options):
     with torch.no_grad():
         model.cls_head.fc_cls.weight.mul_(50)
     return model.eval(), cfg
-
-
-def _load_tool(relative):
-    path = REPO / 'tools' / relative
-    spec = importlib.util.spec_from_file_location(f'deploy_tool_{path.stem}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -184,7 +175,7 @@ def test_correlation_impl_is_chosen_when_the_model_is_built(tmp_path):
 # ------------------------------------------------------------ tools/deployment/export_onnx.py
 def test_export_tool_writes_and_checks(tmp_path, tiny_checkpoint, capsys):
     pytest.importorskip('onnxruntime')
-    tool = _load_tool('deployment/export_onnx.py')
+    tool = load_tool('deployment/export_onnx')
     out = tmp_path / 'tiny.onnx'
     assert tool.main([str(TINY_VIDEO_CONFIG), str(tiny_checkpoint), '--out', str(out)]) == 0
     printed = capsys.readouterr().out
@@ -199,20 +190,20 @@ def test_export_tool_writes_and_checks(tmp_path, tiny_checkpoint, capsys):
 
 def test_export_tool_warns_without_checkpoint(tmp_path):
     pytest.importorskip('onnxruntime')
-    tool = _load_tool('deployment/export_onnx.py')
+    tool = load_tool('deployment/export_onnx')
     with pytest.warns(RandomWeightsWarning, match='random'):
         assert tool.main([str(TINY_VIDEO_CONFIG), '--out', str(tmp_path / 'r.onnx'),
                           '--check-batches', '1']) == 0
 
 
 def test_export_tool_rejects_a_checkpoint_of_another_model(tmp_path, tiny_checkpoint):
-    tool = _load_tool('deployment/export_onnx.py')
+    tool = load_tool('deployment/export_onnx')
     state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
     state['backbone.extra.weight'] = torch.zeros(1)
     del state['cls_head.fc_cls.bias']
     wrong = tmp_path / 'wrong.pth'
     torch.save({'state_dict': state}, wrong)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(InputError) as exit_info:
         tool.main([str(TINY_VIDEO_CONFIG), str(wrong), '--out', str(tmp_path / 'w.onnx')])
     message = str(exit_info.value)
     assert 'missing' in message and 'cls_head.fc_cls.bias' in message
@@ -237,13 +228,13 @@ def _printed_top_k(text):
 
 def test_inference_tool_pytorch_and_onnx_agree(tmp_path, clip, tiny_checkpoint, capsys):
     pytest.importorskip('onnxruntime')
-    export = _load_tool('deployment/export_onnx.py')
+    export = load_tool('deployment/export_onnx')
     onnx_file = tmp_path / 'tiny.onnx'
     assert export.main([str(TINY_VIDEO_CONFIG), str(tiny_checkpoint), '--out', str(onnx_file),
                         '--check-batches', '1']) == 0
     labels = tmp_path / 'labels.txt'
     labels.write_text('right\ndown\nupleft\n')
-    tool = _load_tool('inference.py')
+    tool = load_tool('inference')
     results = {}
     for video in ('clip.mp4', 'frames'):
         for backend in (['--onnx', str(onnx_file)], [str(tiny_checkpoint)]):
@@ -261,11 +252,11 @@ def test_inference_tool_pytorch_and_onnx_agree(tmp_path, clip, tiny_checkpoint, 
                                    [float(s) for _, _, s in torch_top], atol=2e-4)
 
 
-def test_pipeline_frames_reads_video_and_folder_alike(clip):
+def test_load_clip_reads_video_and_folder_alike(clip):
     _, cfg = _tiny_model()
     pipeline = cfg.test_dataloader.dataset.pipeline
-    from_video = pipeline_frames(str(clip / 'clip.mp4'), pipeline)
-    from_folder = pipeline_frames(str(clip / 'frames'), pipeline)
+    from_video = load_clip(str(clip / 'clip.mp4'), pipeline).frames
+    from_folder = load_clip(str(clip / 'frames'), pipeline).frames
     assert from_video.shape == from_folder.shape == TINY_SHAPE
     assert from_video.dtype == torch.float32 and 0 <= from_video.min() and from_video.max() <= 255
     # mp4 and JPEG compress differently; the frames are the same scenes.
@@ -277,7 +268,7 @@ def test_build_recognizer_names_the_converter_for_an_authors_checkpoint(tmp_path
     state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
     authors = {f'module.base_model.{key}': value for key, value in state.items()}
     torch.save({'state_dict': authors}, tmp_path / 'authors.pth.tar')
-    with pytest.raises(ValueError, match='convert_official_ckpt.py'):
+    with pytest.raises(InputError, match='convert_official_ckpt.py'):
         build_recognizer(str(TINY_VIDEO_CONFIG), str(tmp_path / 'authors.pth.tar'))
     model, _ = build_recognizer(str(TINY_VIDEO_CONFIG), str(tiny_checkpoint))
     assert not model.training
@@ -306,22 +297,22 @@ def test_one_view_clip_of_video_and_folder_alike(clip):
     (lambda root: _mkdir(root / 'no_frames'), 'no frames'),
 ])
 def test_inference_tool_rejects_bad_videos(tmp_path, make, message):
-    tool = _load_tool('inference.py')
+    tool = load_tool('inference')
     video = make(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(InputError) as exit_info:
         with pytest.warns(RandomWeightsWarning):
             tool.main([str(video), str(TINY_VIDEO_CONFIG)])
     assert str(video) in str(exit_info.value) and message in str(exit_info.value)
 
 
-def test_pipeline_frames_rejects_a_video_without_frames(tmp_path):
+def test_load_clip_rejects_a_video_without_frames(tmp_path):
     import cv2
     path = tmp_path / 'zero_frames.mp4'
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 8, (32, 32))
     writer.release()
     _, cfg = _tiny_model()
-    with pytest.raises(VideoError, match='zero_frames.mp4'):
-        pipeline_frames(str(path), cfg.test_dataloader.dataset.pipeline)
+    with pytest.raises(InputError, match='zero_frames.mp4'):
+        load_clip(str(path), cfg.test_dataloader.dataset.pipeline)
 
 
 def _write(path, data):
@@ -435,7 +426,7 @@ def test_mim_search_shows_one_config(installed_wheel):
 def test_benchmark_onnx_comparison_prints_both_backbones_and_the_cost(capsys):
     pytest.importorskip('onnxruntime')
     import argparse
-    tool = _load_tool('analysis/benchmark_ms.py')
+    tool = load_tool('analysis/benchmark_ms')
     args = argparse.Namespace(depth=18, frames=3, size=64, repeats=1, warmup=0, onnx_threads=1,
                               onnx_exporter='torchscript')
     tool.onnx_comparison(args)
@@ -457,7 +448,7 @@ def test_benchmark_onnx_profile_attributes_the_ms_nodes_of_the_backbone(capsys):
     import argparse
 
     from ms_plugin.models.backbones import ResNetTSM_MS
-    tool = _load_tool('analysis/benchmark_ms.py')
+    tool = load_tool('analysis/benchmark_ms')
     torch.manual_seed(0)
     backbone = ResNetTSM_MS(depth=18, num_segments=3, pretrained=None, pretrained2d=False)
     backbone.init_weights()

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 import torch.distributed as torch_dist
-from ms_plugin import apis
+from ms_plugin.engine import runner
 
 from conftest import (REPO_ROOT, TEST_CONFIGS, latest_run_dir, read_json_lines,
                       run_tool, subprocess_env)
@@ -166,7 +166,7 @@ def test_launchers_are_executable_and_explain_missing_arguments(script, min_args
 # ------------------------------------------------------- setup_cpu_distributed alone
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU (gloo) fallback')
 def test_setup_cpu_distributed_single_process(monkeypatch):
-    tool = apis
+    tool = runner
     cfg = Config(dict(launcher='none', env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     assert tool.setup_cpu_distributed(cfg) is False
     assert cfg.env_cfg.dist_cfg.backend == 'nccl' and 'model_wrapper_cfg' not in cfg

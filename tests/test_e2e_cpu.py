@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from ms_plugin import apis
+from ms_plugin.engine.runner import merge_train_args
+from ms_plugin.utils.errors import InputError
 
 from conftest import (REPO_ROOT, TEST_CONFIGS, VENV_BIN, latest_run_dir, load_tool,
                       read_json_lines, run_tool, subprocess_env)
@@ -149,7 +150,7 @@ def test_tools_test_with_another_models_checkpoint_lists_the_keys(resumed_run, t
         [str(VENV_BIN / 'python'), str(REPO_ROOT / 'tools' / 'test.py'), str(VIDEO_CFG),
          str(other), '--work-dir', str(tmp_path / 'test')], env=subprocess_env(tiny_data),
         cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert f'checkpoint {other} does not match the model of the config' in proc.stderr
     assert f'missing keys (1): {dropped}' in proc.stderr
     assert 'unexpected keys (1): cls_head.extra.weight' in proc.stderr
@@ -166,9 +167,9 @@ def test_train_resume_from_a_truncated_checkpoint_is_one_clear_error(resumed_run
          '--work-dir', str(tmp_path / 'work'), '--resume', str(damaged)],
         env=subprocess_env(tiny_data), cwd=str(tmp_path), capture_output=True, text=True,
         timeout=300)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(
-        f'error: cannot resume: checkpoint {damaged}: truncated or corrupt')
+        f'train.py: error: cannot resume: checkpoint {damaged}: truncated or corrupt')
     assert 'Traceback' not in proc.stderr
 
 
@@ -178,9 +179,8 @@ def train_tool():
     return load_tool('train')
 
 
-def _merged(tool, argv: list, merge=None) -> Config:
-    args = tool.parse_args(argv)
-    return (merge or apis.merge_train_args)(Config.fromfile(args.config), args)
+def _merged(tool, argv: list) -> Config:
+    return tool.merged_config(tool.parse_args(argv))
 
 
 def test_train_args_resume_auto_and_path(train_tool, tiny_data, monkeypatch):
@@ -212,11 +212,10 @@ def test_train_args_override_config(train_tool, tiny_data, monkeypatch):
 
 def test_train_args_reject_amp_with_a_custom_wrapper(train_tool, tiny_data, monkeypatch):
     monkeypatch.setenv('MS_TINY_DATA', str(tiny_data))
-    args = train_tool.parse_args([str(VIDEO_CFG), '--amp'])
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(str(VIDEO_CFG))
     cfg.optim_wrapper.type = 'MyWrapper'
-    with pytest.raises(ValueError, match='MyWrapper'):
-        apis.merge_train_args(cfg, args)
+    with pytest.raises(InputError, match='MyWrapper'):
+        merge_train_args(cfg, amp=True)
 
 
 def test_test_args_dump_checkpoint_and_cfg_options(tiny_data, monkeypatch):
@@ -224,10 +223,10 @@ def test_test_args_dump_checkpoint_and_cfg_options(tiny_data, monkeypatch):
     tool = load_tool('test')
     argv = [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.pkl', '--cfg-options',
             'test_dataloader.batch_size=3']
-    cfg = _merged(tool, argv, merge=apis.merge_test_args)
+    cfg = _merged(tool, argv)
     assert cfg.load_from == 'ck.pth'
     assert cfg.test_dataloader.batch_size == 3
     assert [e['type'] for e in cfg.test_evaluator] == ['AccMetric', 'DumpResults']
     assert cfg.test_evaluator[1]['out_file_path'] == 'p.pkl'
-    with pytest.raises(ValueError, match='pkl'):
-        _merged(tool, [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.json'], merge=apis.merge_test_args)
+    with pytest.raises(InputError, match='pkl'):
+        _merged(tool, [str(VIDEO_CFG), 'ck.pth', '--dump', 'p.json'])

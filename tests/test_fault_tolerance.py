@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ms_plugin import apis
+from ms_plugin.engine import runner
 
 from conftest import TEST_CONFIGS, write_clip_frames, write_frame_folder
 from mmengine.config import Config
@@ -28,7 +28,8 @@ from ms_plugin.engine import RNGStateHook, UnreadableVideoHook
 from ms_plugin.engine.hooks import unreadable_video_hook
 from ms_plugin.engine.hooks.rng_state_hook import (CHECKPOINT_KEY, capture_rng_state,
                                                    restore_rng_state)
-from ms_plugin.utils.checkpoint import (CheckpointError, newest_readable_checkpoint,
+from ms_plugin.utils.errors import InputError
+from ms_plugin.utils.checkpoint import (newest_readable_checkpoint,
                                         read_checkpoint)
 
 VIDEO_CFG = TEST_CONFIGS / 'tiny_msnet_video.py'
@@ -271,7 +272,7 @@ def test_read_checkpoint_gives_one_clear_error(damage, words, tmp_path):
         path.write_bytes(b'this is not a checkpoint\n' * 20)
     elif damage == 'list':
         torch.save([torch.zeros(1)], path)
-    with pytest.raises(CheckpointError, match=words) as info:
+    with pytest.raises(InputError, match=words) as info:
         read_checkpoint(str(path))
     assert str(info.value).startswith(f'checkpoint {path}: ')
 
@@ -290,16 +291,16 @@ def test_newest_readable_checkpoint_skips_the_damaged_newest(tmp_path):
     work = _work_dir_with_damaged_newest(tmp_path)
     path, failures = newest_readable_checkpoint(str(work))
     assert path == str(work / 'epoch_1.pth')
-    assert [f.path for f in failures] == [str(work / 'epoch_2.pth')]
+    assert [str(f).split(': ')[0] for f in failures] == [f'checkpoint {work / "epoch_2.pth"}']
     assert newest_readable_checkpoint(str(tmp_path)) == (None, [])
 
 
 def test_train_resume_checks(tmp_path, caplog):
-    tool = apis
+    tool = runner
     work = _work_dir_with_damaged_newest(tmp_path)
     # --resume PATH with a damaged file: one error naming it
     cfg = Config(dict(resume=True, load_from=str(work / 'epoch_2.pth'), work_dir=str(work)))
-    with pytest.raises(SystemExit, match=f'cannot resume: checkpoint {work / "epoch_2.pth"}: '
+    with pytest.raises(InputError, match=f'cannot resume: checkpoint {work / "epoch_2.pth"}: '
                                          'truncated or corrupt'):
         tool.choose_resume_checkpoint(cfg)
     # --resume alone: falls back to the newest readable one
@@ -309,12 +310,12 @@ def test_train_resume_checks(tmp_path, caplog):
     # nothing readable left: stop, naming every file
     (work / 'epoch_1.pth').write_bytes(b'')
     cfg = Config(dict(resume=True, load_from=None, work_dir=str(work)))
-    with pytest.raises(SystemExit, match=r'epoch_2\.pth[\s\S]*epoch_1\.pth: the file is empty'):
+    with pytest.raises(InputError, match=r'epoch_2\.pth[\s\S]*epoch_1\.pth: the file is empty'):
         tool.choose_resume_checkpoint(cfg)
 
 
 def test_load_from_another_model_lists_missing_and_unexpected_keys(tmp_path):
-    tool = apis
+    tool = runner
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 4))
     state = dict(model.state_dict())
     state.pop('1.bias')
@@ -327,8 +328,8 @@ def test_load_from_another_model_lists_missing_and_unexpected_keys(tmp_path):
             self.model, self.logger = model, logging.getLogger('fake_runner')
 
     path = str(tmp_path / 'other.pth')
-    with pytest.raises(SystemExit) as info:
-        tool.report_checkpoint_mismatch(FakeRunner(), path, strict=True)  # tools/test.py
+    with pytest.raises(InputError) as info:
+        tool._check_checkpoint_fits(FakeRunner(), path, strict=True)  # tools/test.py
     message = str(info.value)
     assert f'checkpoint {path} does not match' in message
     assert 'missing keys (1): 1.bias' in message

@@ -1,7 +1,6 @@
 """tools/analysis/get_flops.py, tools/publish_model.py and tools/ensemble.py on small inputs."""
 import hashlib
 import os
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,24 +15,21 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import init_default_scope
 
 import ms_plugin  # noqa: F401
-from ms_plugin.apis import EntryError, publish_checkpoint
-from ms_plugin.apis.flops import count_flops, flops_input_shape
+from ms_plugin.apis import count_flops
+from ms_plugin.apis.flops import flops_input_shape
+from ms_plugin.cli import REFUSED_STATUS
+from ms_plugin.utils.checkpoint import publish_checkpoint, read_checkpoint
+from ms_plugin.utils.errors import InputError
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+
+from conftest import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / 'tools'
 TINY_MODEL = ("custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)\n"
               "model = dict(type='MSNet', backbone=dict(depth=18, num_segments=4), "
               "cls_head=dict(num_classes=5))\n")
-
-
-def _load_tool(relative: str):
-    path = TOOLS / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(*args: str) -> str:
@@ -77,7 +73,7 @@ def test_get_flops_default_shape_follows_num_segments():
     cfg = Config(dict(model=dict(type='MSNet', backbone=dict(num_segments=16))))
     assert flops_input_shape(cfg, None) == (1, 16, 3, 224, 224)
     assert flops_input_shape(cfg, [112, 112]) == (1, 16, 3, 112, 112)
-    with pytest.raises(EntryError, match='--shape takes'):
+    with pytest.raises(InputError, match='--shape takes'):
         flops_input_shape(cfg, [3, 224, 224])
 
 
@@ -113,6 +109,7 @@ def test_publish_model_strips_training_state_and_names_file_by_hash(tmp_path):
     digest = hashlib.sha256(published.read_bytes()).hexdigest()
     assert published.name == f'tiny-{digest[:8]}.pth'
     assert str(published) in out
+    assert published.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's 0600
     # Only tensors and plain Python values left: loads safely without ms_plugin's allow-list
     # (torch < 2.4 has no allow-list at all).
     allow_list = hasattr(torch.serialization, 'get_safe_globals')
@@ -136,10 +133,16 @@ def test_publish_model_strips_training_state_and_names_file_by_hash(tmp_path):
         torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_publish_model_rejects_a_file_without_state_dict(tmp_path):
     src = tmp_path / 'weights_only.pth'
     torch.save(dict(meta=dict(epoch=1)), src)
-    with pytest.raises(SystemExit, match='no "state_dict"'):
+    with pytest.raises(InputError, match='no "state_dict"'):
         publish_checkpoint(str(src), str(tmp_path / 'out'))
     assert [p.name for p in tmp_path.iterdir()] == ['weights_only.pth']
 
@@ -186,7 +189,7 @@ def test_ensemble_weighted_top1_matches_an_independent_computation(tmp_path):
 
 
 def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
-    ensemble = _load_tool('ensemble.py')
+    ensemble = load_tool('ensemble')
     labels, run_a, run_b = _synthetic_runs(num_videos=40)
     logits_a, logits_b = np.log(run_a) * 3, np.log(run_b) * 0.5  # different temperatures
     _dump(tmp_path / 'a.pkl', logits_a, labels)
@@ -203,9 +206,9 @@ def test_ensemble_softmax_option_and_mismatched_runs(tmp_path, capsys):
     assert f'top1 {100 * np.mean(rank < 1):.2f}, top5 {100 * np.mean(rank < 5):.2f}' in line
 
     _dump(tmp_path / 'c.pkl', run_b[:30], labels[:30])
-    with pytest.raises(SystemExit, match='does not cover the same videos'):
+    with pytest.raises(InputError, match='does not cover the same videos'):
         ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'c.pkl')])
-    with pytest.raises(SystemExit, match='3 weights for 2 dumps'):
+    with pytest.raises(InputError, match='3 weights for 2 dumps'):
         ensemble.main([str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'), '--weights', '1', '1',
                        '1'])
 
@@ -237,18 +240,17 @@ def test_benchmark_ms_prints_shares_and_parts():
 
 
 def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):
-    from ms_plugin.utils.checkpoint import load_checkpoint_dict
     damaged = tmp_path / 'damaged.pth'
     damaged.write_bytes(b'not a checkpoint')
-    with pytest.raises(SystemExit, match=r'cannot read .*damaged\.pth[\s\S]*try this'):
-        load_checkpoint_dict(str(damaged), 'try this')
+    with pytest.raises(InputError, match=r'^checkpoint .*damaged\.pth: unreadable'):
+        read_checkpoint(str(damaged))
     listed = tmp_path / 'list.pth'
     torch.save([torch.zeros(1)], listed)
-    with pytest.raises(SystemExit, match='holds a list, not a checkpoint dict'):
-        load_checkpoint_dict(str(listed), 'unused')
+    with pytest.raises(InputError, match='holds a list, not a checkpoint dict'):
+        read_checkpoint(str(listed))
     good = tmp_path / 'good.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2))), good)
-    assert torch.equal(load_checkpoint_dict(str(good), 'unused')['state_dict']['w'], torch.ones(2))
+    assert torch.equal(read_checkpoint(str(good))['state_dict']['w'], torch.ones(2))
 
 
 # ----------------------------------------------------------------- one-line entry errors
@@ -271,6 +273,10 @@ def _entry_error_cases(tmp_path: Path):
     video = tmp_path / 'clip.mp4'
     video.write_bytes(b'')
     return {
+        'train config': (['train.py', missing + '.py'], missing + '.py'),
+        'test checkpoint': (['test.py', config, missing + '.pth'], missing + '.pth'),
+        'ensemble dump': (['ensemble.py', missing + '.pkl', missing + '.pkl'], missing + '.pkl'),
+        'check_dataset config': (['data/check_dataset.py', missing + '.py'], missing + '.py'),
         'get_flops config': (['analysis/get_flops.py', missing + '.py'], missing + '.py'),
         'visualize input': (['visualize_motion.py', config, missing, '--out',
                              str(tmp_path / 'm.png')], missing),
@@ -295,7 +301,7 @@ def _entry_error_cases(tmp_path: Path):
 
 
 def test_missing_or_unwritable_paths_stop_each_tool_with_one_line(tmp_path):
-    """Each case: non-zero exit, one line on stderr naming the path, no traceback, fast."""
+    """Each case: exit status 2, one line on stderr naming the path, no traceback, fast."""
     cases = _entry_error_cases(tmp_path)
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     procs = {name: subprocess.Popen([sys.executable, str(TOOLS / argv[0]), *argv[1:]],
@@ -306,8 +312,9 @@ def test_missing_or_unwritable_paths_stop_each_tool_with_one_line(tmp_path):
         out, err = proc.communicate(timeout=300)
         path = cases[name][1]
         lines = err.strip().splitlines()
-        assert proc.returncode != 0, name
+        assert proc.returncode == REFUSED_STATUS, (name, err)
         assert len(lines) == 1 and path in lines[0], (name, err)
+        assert lines[0].startswith(f'{Path(cases[name][0][0]).name}: error: '), (name, err)
         assert 'Traceback' not in err and 'wrote' not in out, (name, out, err)
 
 

@@ -34,8 +34,10 @@ from conftest import TEST_CONFIGS, load_tool, write_clip_frames, write_frame_fol
 from mmengine.config import Config
 from torchvision.utils import flow_to_image
 
-from ms_plugin.apis import build_recognizer
-from ms_plugin.apis.motion import clip_motion, motion_modules, render_motion
+from ms_plugin.apis import build_recognizer, clip_motion, render_motion
+from ms_plugin.apis.motion import motion_modules
+from ms_plugin.cli import run_tool
+from ms_plugin.utils.errors import InputError
 from ms_plugin.ops import kernel_soft_argmax, l2_normalize, local_correlation
 from ms_plugin.visualization import (draw_motion_figure, figure_to_array, motion_animation,
                                      motion_figure, write_images)
@@ -213,11 +215,8 @@ def _build(config) -> torch.nn.Module:
 
 
 def _main(tool, argv) -> int:
-    """The tool's exit status (0 when main returns)."""
-    try:
-        return tool.main(argv) or 0
-    except SystemExit as exit_info:
-        return exit_info.code if isinstance(exit_info.code, int) else 1
+    """The tool's exit status, as its command line gets it."""
+    return run_tool(tool.main, argv)
 
 
 def test_render_motion_draws_the_first_view_and_restores_the_model(cli_inputs):
@@ -261,9 +260,9 @@ def test_cli_errors_name_the_problem(cli_inputs, tmp_path):
     config, video = str(cli_inputs['config']), str(cli_inputs['root'] / 'clip.mp4')
     out = str(tmp_path / 'x.png')
 
-    with pytest.raises(SystemExit, match='cannot read video'):
+    with pytest.raises(InputError, match='cannot read video'):
         tool.main([config, str(cli_inputs['root'] / 'broken.mp4'), '--out', out])
-    with pytest.raises(SystemExit, match='no MotionSqueeze module'):
+    with pytest.raises(InputError, match='no MotionSqueeze module'):
         tool.main([str(cli_inputs['no_ms']), video, '--out', out])
 
     state = _build(config).state_dict()
@@ -271,7 +270,7 @@ def test_cli_errors_name_the_problem(cli_inputs, tmp_path):
     state.pop(dropped)
     state['backbone.extra.weight'] = torch.zeros(1)
     torch.save(dict(state_dict=state), tmp_path / 'wrong.pth')
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(InputError) as exit_info:
         tool.main([config, video, '--checkpoint', str(tmp_path / 'wrong.pth'), '--out', out])
     err = str(exit_info.value)
     assert 'missing keys (1)' in err and dropped in err

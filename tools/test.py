@@ -51,15 +51,19 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return parse_launch_args(parser, argv)
 
 
-def main(argv: Optional[list] = None) -> None:
-    args = parse_args(argv)
-    check_model_files(args.config, args.checkpoint)
-    cfg = merge_test_args(
+def merged_config(args: argparse.Namespace) -> Config:
+    """The config with the command line's choices written in."""
+    return merge_test_args(
         Config.fromfile(args.config), args.checkpoint, work_dir=args.work_dir,
         launcher=args.launcher, dump=args.dump, fuse_conv_bn=args.fuse_conv_bn, show=args.show,
         show_dir=args.show_dir, interval=args.interval, wait_time=args.wait_time,
         cfg_options=args.cfg_options)
-    run_and_tear_down(cfg, 'test')
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = parse_args(argv)
+    check_model_files(args.config, args.checkpoint)
+    run_and_tear_down(merged_config(args), 'test')
 
 
 if __name__ == '__main__':

@@ -66,14 +66,19 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return parse_launch_args(parser, argv)
 
 
-def main(argv: Optional[list] = None) -> None:
-    args = parse_args(argv)
-    check_config(args.config)
-    cfg = merge_train_args(
+def merged_config(args: argparse.Namespace) -> Config:
+    """The config with the command line's choices written in."""
+    return merge_train_args(
         Config.fromfile(args.config), work_dir=args.work_dir, launcher=args.launcher,
         resume=args.resume, amp=args.amp, no_validate=args.no_validate,
         auto_scale_lr=args.auto_scale_lr, seed=args.seed, diff_rank_seed=args.diff_rank_seed,
         deterministic=args.deterministic, cfg_options=args.cfg_options)
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = parse_args(argv)
+    check_config(args.config)
+    cfg = merged_config(args)
     choose_resume_checkpoint(cfg)
     run_and_tear_down(cfg, 'train')
 

@@ -44,12 +44,15 @@ def motion_modules(model: nn.Module) -> Dict[str, nn.Module]:
     """The MotionSqueeze modules of ``model`` by name (the model itself: its class name).
 
     Raises:
-        ValueError: If the model holds none (:func:`capture_motion`'s message).
+        InputError: If the model holds none (:func:`capture_motion`'s message).
     """
     modules = motion_squeeze_modules(model)
     if not modules:
-        with capture_motion(model):  # raises: the one message for a model without MS
-            pass
+        try:
+            with capture_motion(model):  # raises: the one message for a model without MS
+                pass
+        except ValueError as err:
+            raise InputError(str(err)) from err
     return {name or type(model).__name__: module for name, module in modules.items()}
 
 
