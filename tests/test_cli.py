@@ -92,10 +92,13 @@ def test_run_tool_turns_a_refused_input_into_one_line_and_status_2(capsys):
         run_tool(lambda argv: 1 / 0)
 
 
+def _cfg(content: dict, filename: str = 'configs/my_model.py') -> Config:
+    return Config(content, cfg_text='# in memory', filename=filename)
+
+
 def test_merge_train_args_writes_each_choice(tmp_path):
-    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper'), randomness=dict(seed=1),
-                      auto_scale_lr=dict(enable=False, base_batch_size=8), val_cfg=dict()),
-                 filename=str(tmp_path / 'my_model.py'))
+    cfg = _cfg(dict(optim_wrapper=dict(type='OptimWrapper'), randomness=dict(seed=1),
+                    auto_scale_lr=dict(enable=False, base_batch_size=8), val_cfg=dict()))
     runner.merge_train_args(cfg, launcher='pytorch', resume='auto', amp=True, no_validate=True,
                             auto_scale_lr=True, seed=5, deterministic=True,
                             cfg_options={'randomness.seed': 6})
@@ -106,11 +109,11 @@ def test_merge_train_args_writes_each_choice(tmp_path):
     with pytest.raises(InputError, match='MS_DATA_ROOT'):
         runner.merge_train_args(cfg, cfg_options={'data_root': 'x'})
     with pytest.raises(InputError, match='auto_scale_lr'):
-        runner.merge_train_args(Config(dict(), filename='c.py'), auto_scale_lr=True)
+        runner.merge_train_args(_cfg(dict()), auto_scale_lr=True)
 
 
 def test_merge_test_args_adds_dump_and_fuse_hooks():
-    cfg = Config(dict(test_evaluator=dict(type='AccMetric')), filename='c.py')
+    cfg = _cfg(dict(test_evaluator=dict(type='AccMetric')))
     runner.merge_test_args(cfg, 'ck.pth', dump='p.pkl', fuse_conv_bn=True)
     assert cfg.load_from == 'ck.pth'
     assert [e['type'] for e in cfg.test_evaluator] == ['AccMetric', 'DumpResults']
@@ -122,11 +125,10 @@ def test_merge_test_args_adds_dump_and_fuse_hooks():
 @pytest.mark.parametrize('merge', [runner.merge_train_args,
                                    lambda cfg, **kw: runner.merge_test_args(cfg, 'c.pth', **kw)])
 def test_work_dir_is_the_option_else_the_configs_else_the_default(merge):
-    path = 'configs/my_model.py'
-    assert merge(Config(dict(), filename=path), work_dir='w').work_dir == 'w'
-    assert merge(Config(dict(work_dir='mine'), filename=path), work_dir='w').work_dir == 'w'
-    assert merge(Config(dict(work_dir='mine'), filename=path)).work_dir == 'mine'
-    assert merge(Config(dict(), filename=path)).work_dir == str(Path('work_dirs') / 'my_model')
+    assert merge(_cfg(dict()), work_dir='w').work_dir == 'w'
+    assert merge(_cfg(dict(work_dir='mine')), work_dir='w').work_dir == 'w'
+    assert merge(_cfg(dict(work_dir='mine'))).work_dir == 'mine'
+    assert merge(_cfg(dict())).work_dir == str(Path('work_dirs') / 'my_model')
 
 
 def test_run_and_tear_down_sets_the_process_group_up_first(monkeypatch):
