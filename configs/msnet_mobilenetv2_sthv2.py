@@ -9,10 +9,14 @@
 # TSM-MobileNetV2 (_base_/models/tsm_mobilenet_v2.py: ImageNet MobileNetV2 from
 # mmcls, shift 1/8) plus one MS module after layer3 (the first stage at 1/8 of
 # the input, 32 channels at 28x28), and the head's in_channels, which the
-# backbone's width forces (1280 instead of 2048). No published result.
+# backbone's width forces (1280 instead of 2048). The MS arguments are
+# _base_/models/motion_squeeze.py's; the frame count, which the stock config
+# leaves to the classes' default 8, and format_shape are stated. No published
+# result.
 _base_ = [
     'mmaction::recognition/tsm/'
-    'tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py'
+    'tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py',
+    '_base_/models/motion_squeeze.py'
 ]
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
@@ -26,9 +30,11 @@ model = dict(
         is_shift=True,
         shift_div=8,
         pretrained='mmcls://mobilenet_v2',
+        norm_eval=False,
         ms_stages=(2, ),  # after layer3
-        ms_cfg=dict()),
-    cls_head=dict(in_channels=1280))
+        ms_cfg={{_base_.ms_cfg}}),
+    cls_head=dict(in_channels=1280, num_segments=8),
+    data_preprocessor=dict(format_shape='NCHW'))
 
 # The data paths of MMAction2's config, under MS_DATA_ROOT (default `data`), as
 # in this repository's own configs: `MS_DATA_ROOT=/datasets python tools/train.py ...`.

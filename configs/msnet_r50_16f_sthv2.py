@@ -22,8 +22,8 @@ train_pipeline = _with_segments(_base_.train_pipeline)
 val_pipeline = _with_segments(_base_.val_pipeline)
 test_pipeline = _with_segments(_base_.test_pipeline)
 
-# The head follows the backbone's num_segments (MSNet fills it in).
-model = dict(backbone=dict(num_segments=num_segments))
+model = dict(
+    backbone=dict(num_segments=num_segments), cls_head=dict(num_segments=num_segments))
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

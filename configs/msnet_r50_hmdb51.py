@@ -15,11 +15,10 @@ _base_ = [
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
 default_scope = 'mmaction'
 
-# The head follows the backbone's num_segments (MSNet fills it in). The
-# backbone starts from the Kinetics checkpoint, not from ImageNet.
+# The backbone starts from the Kinetics checkpoint, not from ImageNet.
 model = dict(
     backbone=dict(num_segments=16, pretrained=None),
-    cls_head=dict(num_classes=51))
+    cls_head=dict(num_classes=51, num_segments=16))
 load_from = 'work_dirs/msnet_r50_k400/epoch_75.pth'
 work_dir = './work_dirs/msnet_r50_hmdb51_split{{$HMDB51_SPLIT:1}}'
 

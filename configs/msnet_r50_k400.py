@@ -10,8 +10,8 @@ _base_ = [
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
 default_scope = 'mmaction'
 
-# The head follows the backbone's num_segments (MSNet fills it in).
 model = dict(
-    backbone=dict(num_segments=16), cls_head=dict(num_classes=400))
+    backbone=dict(num_segments=16),
+    cls_head=dict(num_classes=400, num_segments=16))
 
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))

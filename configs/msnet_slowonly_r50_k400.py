@@ -6,11 +6,12 @@
 # or stride), so the MS module after layer2 (res3) sees all 8 frames,
 # [N, 512, 8, 28, 28], and its output goes on into the inflated layer3. The
 # ResNet3dSlowOnly weights keep MMAction2's key names, so a checkpoint of that
-# config loads with only the `backbone.ms_layer2` keys missing. No published
-# result.
+# config loads with only the `backbone.ms_layer2` keys missing. The MS
+# arguments are _base_/models/motion_squeeze.py's. No published result.
 _base_ = [
     'mmaction::recognition/slowonly/'
-    'slowonly_imagenet-pretrained-r50_8xb16-8x8x1-steplr-150e_kinetics400-rgb.py'
+    'slowonly_imagenet-pretrained-r50_8xb16-8x8x1-steplr-150e_kinetics400-rgb.py',
+    '_base_/models/motion_squeeze.py'
 ]
 
 custom_imports = dict(imports=['ms_plugin'], allow_failed_imports=False)
@@ -21,7 +22,7 @@ model = dict(
         type='ResNet3dSlowOnly_MS',
         clip_len=8,  # the pipeline's SampleFrames clip_len
         ms_stages=(1, ),  # after layer2 (res3)
-        ms_cfg=dict()))
+        ms_cfg={{_base_.ms_cfg}}))
 
 # The data paths of MMAction2's config, under MS_DATA_ROOT (default `data`), as
 # in this repository's own configs: `MS_DATA_ROOT=/datasets python tools/train.py ...`.

@@ -19,9 +19,12 @@ model = dict(
         model_name='mobilenetv3_large_100',
         num_segments=8,
         ms_stages=None,  # the first stride-8 stage
+        ms_cfg={{_base_.model.backbone.ms_cfg}},  # msnet_r50_sthv2.py's
         shift=True,
         shift_div=8,
+        out_stage=-1,  # the features of the last stage
+        norm_eval=False,
         pretrained='checkpoints/timm/mobilenetv3_large_100.pth'),
-    # feature_info[-1]['num_chs'] of mobilenetv3_large_100 (MSNet would also
-    # take it from the backbone's feat_dim).
+    # feature_info[-1]['num_chs'] of mobilenetv3_large_100 (MSNet checks it
+    # against the backbone's feat_dim).
     cls_head=dict(in_channels=960))

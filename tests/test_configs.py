@@ -1,12 +1,17 @@
 """Every config under configs/ (shared pieces excepted): it loads, declares the
-plugin, builds a model that trains and tests a step, and its data pipelines
+plugin, states the model it builds (``print_config`` shows every value the model
+uses), builds a model that trains and tests a step, and its data pipelines
 run on generated data in the dataset's layout. Plus the backbone swap into a
 stock MMAction2 config and the HMDB51 fine-tuning from a Kinetics checkpoint."""
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
+import collections
+import contextlib
 import copy
+import functools
+import inspect
 import os.path as osp
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List, Set
 
 import cv2
 import mmaction
@@ -107,6 +112,160 @@ def test_config_model_trains_and_tests_a_step(path):
     num_classes = cfg.model.cls_head.num_classes
     assert prediction.pred_score.shape == (num_classes, )
     assert torch.isclose(prediction.pred_score.sum(), torch.tensor(1.0), atol=1e-4)
+
+
+# ---------------------------------------------------------------- the config states its model
+# What a config may leave to a constructor's default. From MMAction2's classes:
+# what MMAction2's own configs leave too (layer types, strides, losses, ...),
+# never the values of ALWAYS_STATED. From the plugin's classes: only the
+# conventions every MMAction2 module shares (layer types, init, memory,
+# freezing, a recognizer's optional parts). A head's in_channels has no
+# default; MSNet filling it in is caught by building the plain recognizer.
+CONVENTIONS = {'init_cfg', 'conv_cfg', 'norm_cfg', 'with_cp', 'frozen_stages', 'neck',
+               'train_cfg', 'test_cfg'}
+ALWAYS_STATED = {'backbone', 'cls_head', 'data_preprocessor', 'pretrained', 'depth',
+                 'num_segments', 'is_shift', 'shift_div', 'norm_eval', 'model_name',
+                 'num_classes', 'dropout_ratio', 'spatial_type', 'consensus', 'average_clips',
+                 'mean', 'std', 'format_shape', 'ms_stages', 'ms_cfg'}
+
+
+def _is_plugins(klass: type) -> bool:
+    return klass.__module__.split('.')[0] == 'ms_plugin'
+
+
+def _may_default(klass: type, name: str) -> bool:
+    if _is_plugins(klass):
+        return name in CONVENTIONS
+    return name not in ALWAYS_STATED
+
+
+@contextlib.contextmanager
+def defaults_relied_on() -> Iterator[Dict[type, Set[str]]]:
+    """``{class: names}``: the constructor arguments that whatever is built
+    inside the block left to a default, at every level of each object's MRO
+    (``ResNetTSM_MS`` -> ``ResNetTSM`` -> ``ResNet``): a level's default
+    counts unless an outer level of the same object was given that argument
+    (MSNet takes ``cls_head`` and builds the head itself, not through
+    ``BaseRecognizer``)."""
+    calls = []  # (object, class, names given, names defaulted), filled as they run
+    classes = {klass for registered in MODELS.module_dict.values() if inspect.isclass(registered)
+               for klass in registered.__mro__
+               if klass.__module__.split('.')[0] in ('mmaction', 'ms_plugin')
+               and '__init__' in vars(klass)}
+
+    def recording(klass: type, init):
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def init_recorded(self, *args, **kwargs):
+            bound = signature.bind(self, *args, **kwargs).arguments
+            given = set(bound)
+            for name, param in signature.parameters.items():
+                if param.kind is param.VAR_KEYWORD:
+                    given |= set(bound.get(name, {}))
+            defaulted = {name for name, param in signature.parameters.items()
+                         if param.default is not param.empty and name not in given}
+            calls.append((self, klass, given, defaulted))
+            return init(self, *args, **kwargs)
+        return init_recorded
+
+    originals = {klass: vars(klass)['__init__'] for klass in classes}
+    relied = collections.defaultdict(set)
+    try:
+        for klass, init in originals.items():
+            klass.__init__ = recording(klass, init)
+        yield relied
+    finally:
+        for klass, init in originals.items():
+            klass.__init__ = init
+    given_above = collections.defaultdict(set)  # id(object) -> names its outer levels got
+    for obj, klass, given, defaulted in calls:  # outer levels first
+        relied[klass] |= defaulted - given_above[id(obj)]
+        given_above[id(obj)] |= given
+
+
+def _described(model: torch.nn.Module) -> Dict:
+    """Everything a built model is: each module's type and plain attributes
+    (``shift_div``, ``num_segments``, ``dropout_ratio``, ``temperature``...),
+    parameter and buffer shapes, the preprocessor's mean and std."""
+    plain = (bool, int, float, str, tuple, type(None))
+    modules = {name: (type(module).__name__,
+                      {key: value for key, value in vars(module).items()
+                       if isinstance(value, plain) and not key.startswith('_')})
+               for name, module in model.named_modules() if name}
+    shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    preprocessor = model.data_preprocessor
+    return dict(modules=modules, shapes=shapes, mean=preprocessor.mean.flatten().tolist(),
+                std=preprocessor.std.flatten().tolist())
+
+
+def _build_recorded(model_cfg: dict) -> torch.nn.Module:
+    """Build ``model_cfg``; fail on any default it relies on that it must state."""
+    with defaults_relied_on() as relied:
+        model = MODELS.build(model_cfg)
+    missing = {klass.__name__: sorted(name for name in names if not _may_default(klass, name))
+               for klass, names in relied.items()}
+    assert not {k: v for k, v in missing.items() if v}, \
+        f'the config relies on these class defaults; state them: {missing}'
+    return model
+
+
+def _build_stating_everything(model_cfg: dict) -> torch.nn.Module:
+    """Build ``model_cfg``, checking that it states every value the model uses.
+
+    A recognizer of the plugin's (MSNet) is built again as the MMAction2
+    recognizer it derives from, which has no defaults to merge and fills in
+    nothing: both must check out and give the same model.
+    """
+    model = _build_recorded(model_cfg)
+    stock = next(klass for klass in type(model).__mro__ if not _is_plugins(klass))
+    assert stock.__module__.startswith('mmaction.models.recognizers')
+    if stock is not type(model):
+        plain = _build_recorded(dict(model_cfg, type=stock.__name__))
+        assert _described(plain) == _described(model)
+    return model
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
+def test_printed_config_states_the_model_the_runner_builds(path):
+    cfg = _load(path)
+    printed = Config.fromstring(cfg.pretty_text, '.py')  # what print_config shows
+    assert printed.model == cfg.model
+    model = _build_stating_everything(_model_without_downloads(printed))
+    runner_model = MODELS.build(_model_without_downloads(cfg))  # the Runner's MODELS.build
+    assert _described(runner_model) == _described(model)
+
+
+def test_the_check_of_stated_values_catches_a_missing_one():
+    cfg = _load(CONFIG_DIR / 'synthetic' / 'msnet_r18_synthetic.py')  # MSNet, small
+    assert cfg.model.type == 'MSNet'
+    for part, key in (('backbone', 'shift_div'), ('backbone', 'num_segments'),
+                      ('cls_head', 'dropout_ratio'), ('data_preprocessor', 'mean')):
+        model_cfg = _model_without_downloads(cfg)
+        model_cfg[part].pop(key)  # MSNet's default; Recognizer2D relies on the class's
+        with pytest.raises(AssertionError, match=key):
+            _build_stating_everything(model_cfg)
+    model_cfg = _model_without_downloads(cfg)
+    model_cfg.backbone.ms_cfg.pop('sigma')  # a default of the plugin's MotionSqueeze
+    with pytest.raises(AssertionError, match='sigma'):
+        _build_stating_everything(model_cfg)
+    model_cfg = _model_without_downloads(cfg)
+    model_cfg.cls_head.pop('num_segments')  # MSNet copies the backbone's 8: same model
+    model_cfg.backbone.num_segments = 4
+    with pytest.raises(AssertionError):
+        _build_stating_everything(model_cfg)
+    model_cfg = _model_without_downloads(cfg)
+    model_cfg.cls_head.pop('in_channels')  # MSNet fills it in; Recognizer2D cannot
+    with pytest.raises(TypeError, match='in_channels'):
+        _build_stating_everything(model_cfg)
+
+
+def test_print_config_shows_the_model():
+    text = _load(CONFIG_DIR / 'msnet_r50_16f_sthv2.py').pretty_text
+    for shown in ('depth=50', 'num_segments=16', 'shift_div=8', 'ms_stages=(1, )',
+                  'max_displacement=7', 'in_channels=2048', 'dropout_ratio=0.5',
+                  'mean=[', 'std=['):
+        assert shown in text
 
 
 # ---------------------------------------------------------------- data
@@ -271,13 +430,17 @@ def test_swap_example_changes_only_the_backbone_of_the_stock_config():
         _load(CONFIG_DIR / 'examples' / 'tsm_r50_sthv2_swap_ms.py').to_dict()))
     assert stock.model.backbone.type == 'ResNetTSM'
     assert swapped.model.backbone.type == 'ResNetTSM_MS'
-    for key in ('cls_head', 'data_preprocessor', 'type'):
-        assert swapped.model[key] == stock.model[key]
+    assert swapped.model.type == stock.model.type
+    # What the stock config leaves to the classes' defaults is stated.
+    assert swapped.model.cls_head == dict(stock.model.cls_head, num_segments=8)
+    assert swapped.model.data_preprocessor == dict(stock.model.data_preprocessor,
+                                                   format_shape='NCHW')
     for key in ('train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
         assert swapped[key] == stock[key]
     assert {k: v for k, v in swapped.model.backbone.items()
             if k not in ('type', 'ms_stages', 'ms_cfg')} == \
-        {k: v for k, v in stock.model.backbone.items() if k != 'type'}
+        dict({k: v for k, v in stock.model.backbone.items() if k != 'type'}, num_segments=8,
+             is_shift=True)
 
     stock_model = MODELS.build(_model_without_downloads(stock))
     swapped_model = MODELS.build(_model_without_downloads(swapped))

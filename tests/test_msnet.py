@@ -63,7 +63,8 @@ def test_defaults_are_the_papers_msnet_r50_and_cost_one_ms_module():
 
 
 def test_base_config_is_msnets_defaults_with_imagenet_initialisation():
-    """The defaults live in MSNet; the base config adds only the ImageNet weights."""
+    """The base config states the model of MSNet's Python defaults, with the
+    ImageNet weights."""
     cfg = Config.fromfile(str(BASE_CONFIG))
     assert cfg.model.backbone.pretrained == 'torchvision://resnet50'
     from_config = MODELS.build(cfg.model)
@@ -91,9 +92,23 @@ def test_a_backbone_of_another_type_replaces_the_defaults():
     assert model.cls_head.in_channels == 512
 
 
-def test_head_and_backbone_segment_counts_must_agree():
+def test_head_and_backbone_segment_counts_and_channels_must_agree():
     with pytest.raises(ValueError, match='num_segments'):
         MSNet(backbone=R18, cls_head=dict(num_segments=8))
+    with pytest.raises(ValueError, match='in_channels=2048 but .* 512 .feat_dim'):
+        MSNet(backbone=R18, cls_head=dict(in_channels=2048))
+
+
+def test_a_head_of_another_type_is_built_as_given():
+    """MMAction2's clip_feature_extraction.py swaps in a FeatureHead, which
+    takes no in_channels: MSNet adds nothing to it."""
+    model = MSNet(backbone=R18, cls_head=dict(type='FeatureHead', spatial_type='avg'))
+    assert type(model.cls_head).__name__ == 'FeatureHead'
+    assert model.cls_head.in_channels is None and model.cls_head.num_segments is None
+    data = model.data_preprocessor(_batch(2, 1, 4), False)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'], test_mode=True)[0]
+        assert model.cls_head(feats, num_segs=4).shape == (2, 512)
 
 
 def test_train_step_updates_every_parameter_of_the_ms_module():

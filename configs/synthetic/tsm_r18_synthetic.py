@@ -7,6 +7,7 @@ model = dict(
         type='ResNetTSM',
         depth=18,
         num_segments={{_base_.num_segments}},
+        is_shift=True,
         shift_div=8,
         pretrained=None,
         pretrained2d=False,

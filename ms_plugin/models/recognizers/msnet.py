@@ -1,7 +1,8 @@
 """``MSNet``: a Recognizer2D whose defaults are the paper's MSNet-R50.
 
-The defaults live here only: ``configs/_base_/models/msnet_r50.py`` states
-``type='MSNet'`` and what differs from them (the ImageNet initialisation).
+The defaults serve Python users (``MSNet()``). The configs state every value
+(``configs/_base_/models/msnet_r50.py``), so ``print_config`` shows the model
+the runner builds; tests/test_configs.py checks that no config relies on them.
 """
 import copy
 from typing import Dict
@@ -25,8 +26,8 @@ DEFAULT_BACKBONE = dict(
     ms_stages=(1, ),
     pretrained=None,
     norm_eval=False)
-# ``in_channels``, ``num_segments`` and ``temporal_pool`` are taken from the
-# backbone unless given (see ``MSNet``).
+# ``in_channels``, ``num_segments`` and ``temporal_pool`` follow the backbone
+# unless given (see ``MSNet``).
 DEFAULT_HEAD = dict(
     type='TSMHead',
     num_classes=174,
@@ -43,8 +44,9 @@ DEFAULT_PREPROCESSOR = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     format_shape='NCHW')
-# Head arguments that must agree with the backbone.
-_SYNCED_HEAD_ARGS = ('num_segments', 'temporal_pool')
+# TSMHead arguments that must agree with the backbone: head key -> backbone attribute.
+_SYNCED_HEAD_ARGS = dict(in_channels='feat_dim', num_segments='num_segments',
+                         temporal_pool='temporal_pool')
 
 
 def _merge_defaults(defaults: Dict, given: OptConfigType) -> Dict:
@@ -75,8 +77,10 @@ class MSNet(Recognizer2D):
     dropout 0.5; an ``ActionDataPreprocessor`` with the ImageNet mean and std.
     A dict given for one part is merged into its defaults, so
     ``MSNet(backbone=dict(depth=18))`` changes the depth only; a dict with
-    another ``type`` replaces the defaults. The head's ``in_channels``,
-    ``num_segments`` and ``temporal_pool`` follow the backbone unless set.
+    another ``type`` replaces the defaults. A ``TSMHead``'s ``in_channels``,
+    ``num_segments`` and ``temporal_pool`` follow the backbone unless set; a
+    head of another type (e.g. the ``FeatureHead`` of MMAction2's
+    ``clip_feature_extraction.py``) is built as given.
 
     Args:
         backbone (dict, optional): Backbone config. Defaults to None (the
@@ -106,25 +110,19 @@ class MSNet(Recognizer2D):
         self.cls_head = MODELS.build(self._head_for_backbone(head))
 
     def _head_for_backbone(self, head: Dict) -> Dict:
-        """Fill in (or check) the head arguments that must match the backbone."""
-        if 'in_channels' not in head:
-            feat_dim = getattr(self.backbone, 'feat_dim', None)
-            if feat_dim is None:
-                raise ValueError(
-                    f'MSNet cannot tell the output channels of a {type(self.backbone).__name__} '
-                    'backbone; set cls_head.in_channels.')
-            head['in_channels'] = feat_dim
+        """A ``TSMHead`` gets (or is checked against) the backbone's values of
+        :data:`_SYNCED_HEAD_ARGS`; a head of another type is built as given."""
         if type_name(head) != 'TSMHead':
             return head
-        for key in _SYNCED_HEAD_ARGS:
-            value = getattr(self.backbone, key, None)
+        for key, attr in _SYNCED_HEAD_ARGS.items():
+            value = getattr(self.backbone, attr, None)
             if value is None:
                 continue
             if key not in head:
                 head[key] = value
             elif head[key] != value:
                 raise ValueError(
-                    f'cls_head.{key}={head[key]} but backbone.{key}={value}: TSMHead averages '
-                    'the frames of a clip and needs the same value. Set it on the backbone '
-                    'only; MSNet copies it to the head.')
+                    f'cls_head.{key}={head[key]} but the backbone gives {value} ({attr}): '
+                    'TSMHead needs the same value. Set both to it, or leave it out of '
+                    'cls_head and MSNet copies it from the backbone.')
         return head
