@@ -30,7 +30,7 @@ TOLERANCE = 1e-4
 TINY_SHAPE = (24, 3, 32, 32)
 # MobileNetV3 MSNet, made small: 4 frames, 5 classes, 2 views of 64x64, no ImageNet file.
 TIMM_OPTIONS = {'model.backbone.pretrained': None, 'model.backbone.num_segments': 4,
-                'model.cls_head.num_classes': 5}
+                'model.cls_head.num_segments': 4, 'model.cls_head.num_classes': 5}
 TIMM_SHAPE = (8, 3, 64, 64)
 
 MMLogger.get_current_instance().setLevel(logging.WARNING)
