@@ -216,3 +216,35 @@ def list_lines(path: Path) -> List[str]:
 def label_of(line: str) -> int:
     """The label at the end of an annotation line."""
     return int(re.split(r'\s+', line.strip())[-1])
+
+
+def write_damaged_videos(root: Path) -> Path:
+    """Two damaged downloads that open, in ``root/data/damaged/`` (apart from the datasets).
+
+    ``truncated.avi``: 35 XviD frames cut to a third of the file; decord rebuilds
+    the index from what is left and decodes every frame of it (6), while the
+    header declares 35. ``garbage.webm``: 14 VP9 frames with random bytes
+    (seeded) over the middle third; FFmpeg logs ``Truncating packet`` and
+    decord's index keeps 5 frames, all of which decode. Each frame has its own
+    noise, so the frames are of similar sizes.
+
+    Returns:
+        Path: ``damaged_list_videos.txt``, MMAction2's video-list format.
+    """
+    import numpy as np
+
+    base = root / 'data' / 'damaged'
+    base.mkdir(parents=True, exist_ok=True)
+    for name, num_frames in (('truncated.avi', 35), ('garbage.webm', 14)):
+        path = base / name
+        write_video(path, [write_clip_frames(i % 3, 1, FRAME_SIZE, seed=i)[0]
+                           for i in range(num_frames)])
+        data = bytearray(path.read_bytes())
+        third = len(data) // 3
+        if path.suffix == '.avi':
+            data = data[:third]
+        else:
+            data[third:2 * third] = np.random.default_rng(1).bytes(third)
+        path.write_bytes(bytes(data))
+    (base / 'damaged_list_videos.txt').write_text('truncated.avi 0\ngarbage.webm 1\n')
+    return base / 'damaged_list_videos.txt'

@@ -23,7 +23,7 @@ from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
 import ms_plugin  # noqa: F401
-from ms_plugin.datasets.transforms import UnreadableVideoError, UnreadableVideoGuard
+from ms_plugin.datasets.transforms import UnreadableVideoGuard
 from ms_plugin.engine import RNGStateHook, UnreadableVideoHook
 from ms_plugin.engine.hooks import unreadable_video_hook
 from ms_plugin.engine.hooks.rng_state_hook import (CHECKPOINT_KEY, capture_rng_state,
@@ -128,11 +128,13 @@ def video_folder(tiny_data, tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize('kind', ['missing', 'empty', 'truncated', 'not_a_video'])
-def test_guard_names_the_file_and_skips_or_raises(kind, video_folder):
+@pytest.mark.parametrize('kind, why', [('missing', 'no such file'), ('empty', 'the file is empty'),
+                                       ('truncated', 'cannot be opened'),
+                                       ('not_a_video', 'cannot be opened')])
+def test_guard_names_the_file_and_skips_or_raises(kind, why, video_folder):
     path = str(_break_videos(video_folder)[kind])
     results = dict(filename=path, start_index=0, modality='RGB')
-    with pytest.raises(UnreadableVideoError, match=f'cannot read {path}'):
+    with pytest.raises(InputError, match=f'cannot read {path}: {why}'):  # the probe's reason
         UnreadableVideoGuard([dict(type='DecordInit')])(dict(results))
     guard = UnreadableVideoGuard([dict(type='DecordInit')], on_error='skip')
     assert guard(dict(results)) is None
@@ -211,11 +213,10 @@ def test_a_corrupt_jpeg_is_named(tmp_path):
     (folder / '00003.jpg').write_bytes(b'\xff\xd8 not a JPEG')
     results = dict(frame_dir=str(folder), filename_tmpl='{:05}.jpg', modality='RGB',
                    frame_inds=np.arange(1, 5), total_frames=4, start_index=1)
-    with pytest.raises(UnreadableVideoError) as info:
+    with pytest.raises(InputError) as info:
         UnreadableVideoGuard([dict(type='RawFrameDecode')])(results)
     message = str(info.value)
-    assert message.startswith(f'cannot read {folder}: frame {folder / "00003.jpg"}: '
-                              'not a decodable image; ')
+    assert message.startswith(f'cannot read {folder}: frame 00003.jpg: not a decodable image; ')
     assert '\n' not in message
 
 
@@ -224,7 +225,7 @@ def test_training_stops_at_an_unreadable_video_with_the_option(tmp_path, monkeyp
     broken = _break_videos(video_folder)['empty']
     runner = _runner(tmp_path, monkeypatch, tiny_data, video_folder, GOOD[:1] + [broken.name],
                      GOOD[:1], train_on_error='raise')
-    with pytest.raises(UnreadableVideoError, match=f'cannot read {broken}'):
+    with pytest.raises(InputError, match=f'cannot read {broken}'):
         runner.train()
 
 
@@ -233,7 +234,7 @@ def test_testing_stops_at_an_unreadable_video_by_default(tmp_path, monkeypatch, 
     broken = _break_videos(video_folder)['not_a_video']
     runner = _runner(tmp_path, monkeypatch, tiny_data, video_folder, GOOD,
                      GOOD[:2] + [broken.name])
-    with pytest.raises(UnreadableVideoError, match=f'cannot read {broken}'):
+    with pytest.raises(InputError, match=f'cannot read {broken}'):
         runner.test()
 
 

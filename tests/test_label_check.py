@@ -20,8 +20,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import ms_plugin  # noqa: F401
-from ms_plugin.datasets import DatasetCheckError, write_dataset
+from ms_plugin.datasets import write_dataset
 from ms_plugin.datasets.check import check_labels, label_problems, model_num_classes
+from ms_plugin.utils.errors import InputError
 from ms_plugin.engine.hooks import rng_state_hook
 from ms_plugin.engine.hooks.rng_state_hook import RNGStateHook
 
@@ -59,7 +60,7 @@ def test_training_stops_with_one_line_before_the_first_iteration(monkeypatch, da
                                                                  tmp_path):
     cfg = _tiny_cfg(monkeypatch, data_root, tmp_path, labels=(0, 1, 2, 7, 1, 3))
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(DatasetCheckError) as info:
+    with pytest.raises(InputError) as info:
         runner.train()
     message = str(info.value)
     assert '\n' not in message and runner.iter == 0
@@ -80,7 +81,7 @@ def test_a_good_dataset_trains(monkeypatch, data_root, tmp_path):
 def test_the_flip_map_message_names_the_step_and_the_fix(monkeypatch, data_root, tmp_path):
     cfg = _tiny_cfg(monkeypatch, data_root, tmp_path)
     cfg.merge_from_dict({FLIP_KEY: {0: 1, 1: 0, 2: 4, 4: 2}})
-    with pytest.raises(DatasetCheckError) as info:
+    with pytest.raises(InputError) as info:
         check_labels(_dataset(cfg), 3, 'train_dataloader.dataset')
     assert str(info.value) == (
         'the Flip step train_dataloader.dataset.pipeline.5 maps label 2 to 4, beyond '
@@ -100,7 +101,7 @@ def test_wrapped_datasets_are_looked_into(monkeypatch, data_root, tmp_path):
     cfg.train_dataloader.dataset.pipeline[5].flip_label_map = {2: 3}
     cfg.train_dataloader.dataset = dict(type='RepeatDataset', times=2,
                                         dataset=cfg.train_dataloader.dataset)
-    with pytest.raises(DatasetCheckError, match=r'--cfg-options train_dataloader\.dataset\.'
+    with pytest.raises(InputError, match=r'--cfg-options train_dataloader\.dataset\.'
                                                 r'dataset\.pipeline\.5\.flip_label_map=None'):
         check_labels(_dataset(cfg), 3, 'train_dataloader.dataset')
 
@@ -112,8 +113,8 @@ def test_multi_label_lists_are_checked(tmp_path):
     dataset = DATASETS.build(dict(type='RawframeDataset', ann_file=str(ann), pipeline=[],
                                   multi_class=True, num_classes=4, data_prefix=dict(img='')))
     problems = label_problems(dataset, 3)
-    assert [(p.line, p.path, p.message) for p in problems] == [
-        (3, 'c', 'label 3: not within num_classes 3')]
+    assert [(p.places, p.path, p.message) for p in problems] == [
+        ([('', str(ann), 3)], 'c', 'label 3: not within num_classes 3')]
 
 
 def test_a_model_without_a_classifier_is_not_checked():
@@ -129,7 +130,7 @@ def test_the_check_reads_only_the_annotations(tmp_path):
     start = time.perf_counter()
     check_labels(dataset, 174)
     assert time.perf_counter() - start < 5
-    with pytest.raises(DatasetCheckError, match=rf'label 173 on line 174 of {ann} \(113 more '
+    with pytest.raises(InputError, match=rf'label 173 on line 174 of {ann} \(113 more '
                                                 r'line\(s\) too\) .* \(at least 174\)$'):
         check_labels(dataset, 173)
 
@@ -145,7 +146,7 @@ def test_synthetic_data_with_more_classes_names_the_class_set(tmp_path, monkeypa
                          'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None,
                          'work_dir': str(tmp_path / 'work')})
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(DatasetCheckError) as info:
+    with pytest.raises(InputError) as info:
         runner.train()
     message = str(info.value)
     assert 'model.cls_head.num_classes=5' in message and '\n' not in message

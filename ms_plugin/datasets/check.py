@@ -11,76 +11,54 @@ second on Something-Something, and they name the annotation file and line.
 ``tools/data/check_dataset.py`` runs them with the file checks of
 :mod:`ms_plugin.datasets.check_files`.
 """
+from __future__ import annotations
+
 import json
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.model import is_model_wrapper
 
-__all__ = [
-    'DatasetCheckError', 'Problem', 'walk_datasets', 'leaf_datasets', 'sample_infos',
-    'model_num_classes', 'label_problems', 'flip_map_problems', 'check_labels'
-]
+from ..utils.errors import InputError
+from .walk import leaf_datasets
+
+__all__ = ['Problem', 'sample_infos', 'model_num_classes', 'label_problems',
+           'flip_map_problems', 'check_labels']
 
 NUM_CLASSES_KEY = 'model.cls_head.num_classes'
 
 
-class DatasetCheckError(ValueError):
-    """A dataset that does not fit the model; the message is one line saying what to do."""
-
-
 @dataclass
 class Problem:
-    """One problem of a dataset, where it is and what it is.
+    """One problem of a dataset: what, of which file, and every place it occurs.
 
     Args:
-        message (str): What is wrong, e.g. ``'label 7 >= num_classes 5'``.
-        ann_file (str): The annotation file (or the config key, for a
-            pipeline step).
-        line (int, optional): The 1-based line of ``ann_file``; None for a
-            problem of the whole file.
-        path (str, optional): The video or frame folder of that line.
-        kind (str): A short name of the kind, to group problems.
-            Defaults to ``'label'``.
+        kind (str): To group problems: ``'missing'``, ``'empty'``,
+            ``'unreadable'``, ``'damaged'``, ``'frames'``, ``'label'``,
+            ``'flip'`` or ``'ann_file'``.
+        message (str): What is wrong, e.g. ``'label 7: not within num_classes 5'``.
+        path (str): The video or frame folder; the annotation file, or the
+            config key of a pipeline step, for a problem of those.
+        places (list[tuple]): ``(split, annotation file, 1-based line)`` of
+            each list line it occurs on; the line is None for a whole file.
         label (int, optional): The label in question. Defaults to None.
     """
 
+    kind: str
     message: str
-    ann_file: str
-    line: Optional[int] = None
-    path: Optional[str] = None
-    kind: str = 'label'
+    path: str
+    places: List[Tuple[str, str, Optional[int]]] = field(default_factory=list)
     label: Optional[int] = None
 
     def __str__(self) -> str:
-        where = self.ann_file if self.line is None else f'{self.ann_file}:{self.line}'
-        return f'{where}: {self.path}: {self.message}' if self.path else f'{where}: {self.message}'
-
-
-def walk_datasets(dataset, key: str = 'dataset') -> Iterator[Tuple[str, object]]:
-    """``dataset`` and those inside wrappers (RepeatDataset, ConcatDataset, ...).
-
-    Args:
-        dataset: A dataset, maybe a wrapper.
-        key (str): Its config key, e.g. ``'train_dataloader.dataset'``.
-
-    Yields:
-        tuple[str, object]: The config key of each dataset and the dataset,
-        wrappers first (``...dataset.dataset``, ``...dataset.datasets.1``).
-    """
-    yield key, dataset
-    inner = getattr(dataset, 'dataset', None)
-    if inner is not None:
-        yield from walk_datasets(inner, f'{key}.dataset')
-    for index, inner in enumerate(getattr(dataset, 'datasets', None) or ()):
-        yield from walk_datasets(inner, f'{key}.datasets.{index}')
-
-
-def leaf_datasets(dataset, key: str = 'dataset') -> List[Tuple[str, BaseDataset]]:
-    """The datasets that read annotation files, with their config keys."""
-    return [(k, d) for k, d in walk_datasets(dataset, key) if isinstance(d, BaseDataset)]
+        lines = {}  # (ann_file, line) -> splits, in the order seen
+        for split, ann_file, line in self.places:
+            lines.setdefault((ann_file, line), []).append(split)
+        where = '; '.join(f'{"+".join(splits)}: {ann}:{line}' if line else '+'.join(splits)
+                          for (ann, line), splits in lines.items())
+        return f'{self.path}: {self.message}' + (f' ({where})' if where else '')
 
 
 def sample_infos(dataset: BaseDataset) -> Iterator[Tuple[int, dict]]:
@@ -126,8 +104,9 @@ def label_problems(dataset: BaseDataset, num_classes: int) -> List[Problem]:
     for line, info in sample_infos(dataset):
         bad = [v for v in _labels(info) if not 0 <= v < num_classes]
         if bad:
-            problems.append(Problem(f'label {bad[0]}: not within num_classes {num_classes}',
-                                    dataset.ann_file, line, sample_path(info), label=bad[0]))
+            problems.append(Problem('label', f'label {bad[0]}: not within num_classes '
+                                    f'{num_classes}', sample_path(info),
+                                    [('', dataset.ann_file, line)], bad[0]))
     return problems
 
 
@@ -154,8 +133,8 @@ def flip_map_problems(dataset: BaseDataset, num_classes: int,
             ``'dataset'``.
 
     Returns:
-        list[Problem]: One per Flip step with such entries; ``ann_file`` is
-        the step's config key (``...pipeline.N.flip_label_map``).
+        list[Problem]: One per Flip step with such entries; ``path`` is the
+        step's config key (``...pipeline.N.flip_label_map``).
     """
     problems = []
     for index, step in flip_steps(dataset):
@@ -164,8 +143,8 @@ def flip_map_problems(dataset: BaseDataset, num_classes: int,
         if bad:
             first = min(bad)
             problems.append(Problem(
-                f'maps label {first} to {bad[first]}, not within num_classes {num_classes}',
-                f'{key}.pipeline.{index}.flip_label_map', kind='flip'))
+                'flip', f'maps label {first} to {bad[first]}, not within num_classes '
+                f'{num_classes}', f'{key}.pipeline.{index}.flip_label_map'))
     return problems
 
 
@@ -187,28 +166,28 @@ def synthetic_hint(ann_file: str, num_classes: int) -> str:
 
 
 def label_error(problems: List[Problem], num_classes: int) -> str:
-    """The one line :class:`DatasetCheckError` says for labels out of range."""
-    first = problems[0]
+    """The one line :class:`InputError` says for labels out of range."""
+    first, (_, ann_file, line) = problems[0], problems[0].places[0]
     more = f' ({len(problems) - 1} more line(s) too)' if len(problems) > 1 else ''
     largest = max(p.label for p in problems)
     needed = f' (at least {largest + 1})' if largest >= num_classes else ''
-    return (f'label {first.label} on line {first.line} of {first.ann_file}{more} is '
+    return (f'label {first.label} on line {line} of {ann_file}{more} is '
             f'not within {NUM_CLASSES_KEY}={num_classes} (labels 0 to {num_classes - 1}): '
             f'set {NUM_CLASSES_KEY} to the number of classes of the data{needed}'
-            f'{synthetic_hint(first.ann_file, num_classes)}')
+            f'{synthetic_hint(ann_file, num_classes)}')
 
 
 def flip_error(problem: Problem, num_classes: int) -> str:
-    """The one line :class:`DatasetCheckError` says for a flip map beyond ``num_classes``."""
-    step_key = problem.ann_file.rsplit('.', 1)[0]
+    """The one line :class:`InputError` says for a flip map beyond ``num_classes``."""
+    step_key = problem.path.rsplit('.', 1)[0]
     return (f'the Flip step {step_key} {problem.message.split(",")[0]}, beyond '
             f'{NUM_CLASSES_KEY}={num_classes}: the Something-Something flip maps hold the '
             'official label indices, so for another label set remove the map with '
-            f'--cfg-options {problem.ann_file}=None (or give a map of your own labels)')
+            f'--cfg-options {problem.path}=None (or give a map of your own labels)')
 
 
 def check_labels(dataset, num_classes: int, key: str = 'dataset') -> None:
-    """Raise :class:`DatasetCheckError` for a label or flip map beyond ``num_classes``.
+    """Raise :class:`InputError` for a label or flip map beyond ``num_classes``.
 
     Args:
         dataset: The dataset of a loop (wrappers are looked into).
@@ -216,13 +195,15 @@ def check_labels(dataset, num_classes: int, key: str = 'dataset') -> None:
         key (str): The dataset's config key, e.g. ``'train_dataloader.dataset'``.
 
     Raises:
-        DatasetCheckError: One line naming the label, the annotation file and
+        InputError: One line naming the label, the annotation file and
             line, ``num_classes`` and the setting to change.
     """
     for leaf_key, leaf in leaf_datasets(dataset, key):
+        if not isinstance(leaf, BaseDataset):
+            continue
         problems = label_problems(leaf, num_classes)
         if problems:
-            raise DatasetCheckError(label_error(problems, num_classes))
+            raise InputError(label_error(problems, num_classes))
         flips = flip_map_problems(leaf, num_classes, leaf_key)
         if flips:
-            raise DatasetCheckError(flip_error(flips[0], num_classes))
+            raise InputError(flip_error(flips[0], num_classes))

@@ -1,258 +1,220 @@
-"""Checks of a config's datasets before a long job: files, frame counts, labels.
+"""The dataset checker behind ``tools/data/check_dataset.py``.
 
-:func:`check_datasets` builds the datasets of a config's data loaders and
-checks, sample by sample, that each video or frame folder exists and opens,
-that a frame folder holds the frames its list line says, and that the labels
-and the flip label maps fit ``model.cls_head.num_classes``
-(:mod:`ms_plugin.datasets.check`, shared with ``LabelCheckHook``). With
-``decode=True`` every frame is decoded too, and damaged but openable files are
-found: decord prints FFmpeg's errors on stderr from C code and goes on, so the
-checks read file descriptor 2 around each decode. ``tools/data/check_dataset.py``
-is the command line of this module.
+:func:`check_datasets` builds the datasets of a config's data loaders, probes
+each distinct video or frame folder once (:mod:`.probe`, in a pool of
+processes), checks the labels and flip maps against
+``model.cls_head.num_classes`` (:mod:`.check`, shared with
+``LabelCheckHook``), and returns each problem once with every split and list
+line it occurs on. :func:`write_out_dir` writes the problems as JSON lines
+and a cleaned copy of each list.
 """
-import contextlib
+from __future__ import annotations
+
+import json
 import os
 import os.path as osp
-import re
-import sys
-import tempfile
+import signal
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set
+from multiprocessing import Pool
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-import decord
 from mmaction.registry import DATASETS
+from mmengine.dataset import BaseDataset
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
-from .check import (Problem, flip_map_problems, label_problems, leaf_datasets, sample_infos,
-                    sample_path)
-from .transforms.unreadable_video import frame_error, frame_files
+from ..utils.errors import InputError
+from .check import Problem, flip_map_problems, label_problems, sample_infos, sample_path
+from .probe import sample_problems
+from .walk import annotation_files, leaf_datasets
 
-__all__ = ['SplitReport', 'check_datasets', 'video_problems', 'frame_folder_problems',
-           'captured_stderr']
+__all__ = ['Report', 'check_datasets', 'default_nproc', 'problem_kind', 'clean_list_paths', 'write_out_dir']
 
-# decord's messages start with a time and a source position: "[14:51:10] src/x.cc:486: "
-DECORD_PREFIX = re.compile(r'\[\d\d:\d\d:\d\d\] \S+:\d+: ')
-# FFmpeg's log lines: "[mpeg4 @ 0x55dd51f24400] ac-tex damaged at 3 1"
-FFMPEG_LINE = re.compile(r'^\[[^\]]+ @ 0x[0-9a-f]+\] ')
+SPLITS = ('train', 'val', 'test')
+# The kind of a probe's problem, by the start of its first message.
+KINDS = (('no such', 'missing'), ('the file is empty', 'empty'), ('cannot be opened', 'unreadable'),
+         ('the container declares no frames', 'unreadable'), ('the list says', 'frames'),
+         ('it should hold', 'frames'))
+KIND_ORDER = ('missing', 'empty', 'unreadable', 'damaged', 'frames', 'label', 'flip', 'ann_file')
+PROBE_KEYS = ('frame_dir', 'filename', 'filename_tmpl', 'total_frames', 'start_index', 'offset',
+              'modality')
 
 
 @dataclass
-class SplitReport:
-    """What :func:`check_datasets` found in one split.
+class Report:
+    """What :func:`check_datasets` found.
 
     Args:
-        split (str): ``'train'``, ``'val'`` or ``'test'``.
-        num_samples (int): Samples read from the annotation file(s).
-        classes (set[int]): The labels used.
-        problems (list[Problem]): Everything wrong, in file order.
+        samples (dict[str, int]): Samples (list lines) per split.
+        classes (dict[str, set]): The labels each split uses.
+        problems (list[Problem]): Each problem once, in list order.
+        files (int): The distinct videos and frame folders probed.
+        interrupted (bool): True when Ctrl-C stopped the probing: the
+            problems are those found so far.
     """
 
-    split: str
-    num_samples: int = 0
-    classes: Set[int] = field(default_factory=set)
+    samples: Dict[str, int] = field(default_factory=dict)
+    classes: Dict[str, Set[int]] = field(default_factory=dict)
     problems: List[Problem] = field(default_factory=list)
+    files: int = 0
+    interrupted: bool = False
+
+    def summary(self) -> str:
+        """``'2 missing, 1 label'``: the problems counted by kind."""
+        counts = Counter(p.kind for p in self.problems)
+        return ', '.join(f'{counts[kind]} {kind}' for kind in KIND_ORDER if counts[kind])
 
 
-@contextlib.contextmanager
-def captured_stderr() -> Iterator[List[str]]:
-    """Collect what is written to file descriptor 2 in the block, C libraries included.
-
-    Yields:
-        list[str]: Filled with the lines when the block ends.
-    """
-    lines: List[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            lines.extend(tmp.read().decode(errors='replace').splitlines())
+def problem_kind(messages: Sequence[str]) -> str:
+    """The kind of a probe's problem (``'damaged'`` when only decoding finds it)."""
+    return next((kind for start, kind in KINDS if messages[0].startswith(start)), 'damaged')
 
 
-def _short(err: Exception) -> str:
-    text = DECORD_PREFIX.sub('', ' '.join(str(err).split()))
-    return text[-200:] if len(text) > 200 else text
+def default_nproc() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
 
-def _decoder_errors(lines: Sequence[str]) -> Optional[str]:
-    errors = [line for line in lines if FFMPEG_LINE.match(line) or 'Corrupt JPEG' in line
-              or 'Premature end' in line]
-    if not errors:
-        return None
-    more = f' (+{len(errors) - 1} more line(s))' if len(errors) > 1 else ''
-    return f'decoder errors: {errors[0].strip()}{more}'
+def _probe(item: tuple) -> tuple:
+    key, decode = item
+    return key, sample_problems(dict(zip(PROBE_KEYS, key)), decode)
 
 
-def video_problems(path: str, decode: bool = False) -> List[str]:
-    """Why a video file cannot be used, or an empty list.
-
-    Args:
-        path (str): The video file.
-        decode (bool): Also decode every frame, and report decoder errors and
-            fewer frames than the container declares. Defaults to False.
-
-    Returns:
-        list[str]: One message per problem.
-    """
-    if not osp.isfile(path):
-        return ['no such file']
-    if osp.getsize(path) == 0:
-        return ['the file is empty']
-    decoded = None
-    with captured_stderr() as log:  # also keeps FFmpeg's lines off the progress bar
-        try:
-            reader = decord.VideoReader(path, num_threads=1)
-            declared = len(reader)
-            if decode:
-                decoded = 0
-                for _ in range(declared):  # in order: no seek per frame
-                    reader.next()
-                    decoded += 1
-        except Exception as err:  # decord raises DECORDError (a RuntimeError) and others
-            if decoded is None:
-                return [f'cannot be opened: {_short(err)}']
-    problems = [] if declared else ['the container declares no frames']
-    if decode and decoded < declared:
-        problems.append(f'decodes {decoded} of the {declared} frames the container declares')
-    errors = _decoder_errors(log) if decode else None
-    return problems + ([errors] if errors else [])
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def frame_folder_problems(info: dict, decode: bool = False) -> List[str]:
-    """Why a frame folder does not hold the frames its list line says, or an empty list.
-
-    Args:
-        info (dict): A ``RawframeDataset`` record with ``frame_dir``,
-            ``total_frames``, ``filename_tmpl``, ``start_index``, ``modality``.
-        decode (bool): Also decode every frame. Defaults to False.
-
-    Returns:
-        list[str]: One message per problem.
-    """
-    folder, total = info['frame_dir'], int(info['total_frames'])
-    if not osp.isdir(folder):
-        return ['no such folder']
-    start = int(info.get('start_index', 1))
-    names = set(os.listdir(folder))
-    expected = frame_files(info, range(start, start + total))
-    missing = [path for path in expected if osp.basename(path) not in names]
-    on_disk = start
-    while all(osp.basename(p) in names for p in frame_files(info, [on_disk])):
-        on_disk += 1
-    on_disk -= start
-    if missing:
-        return [f'the list says {total} frames, the folder has {on_disk} '
-                f'({osp.basename(missing[0])} is missing)']
-    if 'offset' not in info and on_disk > total:
-        return [f'the list says {total} frames, the folder has {on_disk}']
-    if not decode:
-        return []
-    for path in expected:
-        with captured_stderr() as log:
-            reason = frame_error(path)
-        reason = reason or _decoder_errors(log)
-        if reason:
-            return [f'frame {osp.basename(path)}: {reason}']
-    return []
-
-
-def _file_problems(info: dict, decode: bool) -> List[str]:
-    if info.get('frame_dir'):
-        return frame_folder_problems(info, decode)
-    return video_problems(info['filename'], decode)
-
-
-def _ann_files(dataset_cfg: dict) -> List[str]:
-    """The annotation files a dataset config (wrappers included) names."""
-    files = []
-    if dataset_cfg.get('ann_file'):
-        ann_file, root = dataset_cfg['ann_file'], dataset_cfg.get('data_root') or ''
-        files.append(ann_file if osp.isabs(ann_file) or '://' in ann_file
-                     else osp.join(root, ann_file))
-    for inner in [dataset_cfg.get('dataset')] + list(dataset_cfg.get('datasets') or []):
-        if isinstance(inner, dict):
-            files += _ann_files(inner)
-    return files
-
-
-def check_split(dataset_cfg: dict, split: str, num_classes: Optional[int],
-                decode: bool = False, progress: Optional[Callable] = None,
-                seen: Optional[Dict[tuple, List[str]]] = None) -> SplitReport:
-    """Check one split's dataset.
-
-    Args:
-        dataset_cfg (dict): ``{split}_dataloader.dataset`` of a config.
-        split (str): The split's name.
-        num_classes (int, optional): ``model.cls_head.num_classes``; None
-            skips the label checks.
-        decode (bool): Decode every frame. Defaults to False.
-        progress (callable, optional): Wraps an iterable and its length, as
-            ``tqdm(iterable, total=..., desc=...)`` does.
-        seen (dict, optional): File results of earlier splits, filled here,
-            so that a file listed in two splits is read once.
-
-    Returns:
-        SplitReport: The samples, labels and problems of the split.
-    """
-    report = SplitReport(split)
-    missing = [f for f in _ann_files(dataset_cfg) if '://' not in f and not osp.isfile(f)]
-    if missing:
-        report.problems += [Problem('the annotation file does not exist', f, kind='ann_file')
-                            for f in missing]
-        return report
-    dataset = DATASETS.build(dataset_cfg)
-    seen = {} if seen is None else seen
-    for key, leaf in leaf_datasets(dataset, f'{split}_dataloader.dataset'):
-        infos = sample_infos(leaf)
-        if progress is not None:
-            infos = progress(infos, total=len(leaf),
-                             desc=f'{split}: {osp.basename(leaf.ann_file)}')
-        for line, info in infos:
-            report.num_samples += 1
-            label = info.get('label')
-            report.classes.update(label if isinstance(label, list) else [label])
-            path = sample_path(info)
-            cache_key = (path, info.get('total_frames'), decode)
-            if cache_key not in seen:
-                seen[cache_key] = _file_problems(info, decode)
-            if seen[cache_key]:
-                report.problems.append(Problem('; '.join(seen[cache_key]), leaf.ann_file,
-                                               line, path, kind='file'))
-        if num_classes is not None:
-            report.problems += label_problems(leaf, num_classes)
-            report.problems += flip_map_problems(leaf, num_classes, key)
-    report.problems.sort(key=lambda p: (p.ann_file, p.line or 0))
-    return report
-
-
-def check_datasets(cfg, splits: Sequence[str] = ('train', 'val', 'test'), decode: bool = False,
-                   progress: Optional[Callable] = None) -> List[SplitReport]:
+def check_datasets(cfg, splits: Sequence[str] = SPLITS, decode: bool = False,
+                   nproc: Optional[int] = None, progress: Optional[Callable] = None) -> Report:
     """Check the datasets of a config's data loaders.
 
     Args:
-        cfg (Config): A loaded config; the plugin and its ``default_scope``
-            are imported and set here.
+        cfg (Config): A loaded config; its ``custom_imports`` and
+            ``default_scope`` are imported and set here.
         splits (Sequence[str]): Which ``{split}_dataloader`` to check; a split
             the config has no data loader for is left out.
-            Defaults to ``('train', 'val', 'test')``.
         decode (bool): Decode every frame. Defaults to False.
-        progress (callable, optional): A progress-bar wrapper such as ``tqdm``.
+        nproc (int, optional): Processes that probe; None: all cores.
+        progress (callable, optional): Wraps an iterable as
+            ``tqdm(iterable, total=..., desc=...)`` does.
 
     Returns:
-        list[SplitReport]: One per split checked.
+        Report: Ctrl-C during the probing ends it early with
+        ``interrupted=True`` and what was found so far.
     """
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     num_classes = ((cfg.get('model') or {}).get('cls_head') or {}).get('num_classes')
-    seen: Dict[tuple, List[str]] = {}
-    return [check_split(cfg[f'{split}_dataloader'].dataset, split, num_classes, decode,
-                        progress, seen)
-            for split in splits if cfg.get(f'{split}_dataloader')]
+    report, found, places = Report(), {}, {}  # found: problem key -> Problem
+    for split in (s for s in splits if cfg.get(f'{s}_dataloader')):
+        report.samples[split], report.classes[split] = 0, set()
+        missing = [f for _, f in annotation_files(cfg, [f'{split}_dataloader'])
+                   if not osp.isfile(f)]
+        for ann_file in missing:
+            found.setdefault(('ann_file', ann_file), Problem(
+                'ann_file', 'the annotation file does not exist', ann_file)).places.append(
+                    (split, ann_file, None))
+        if missing:
+            continue
+        dataset = DATASETS.build(cfg[f'{split}_dataloader'].dataset)
+        for key, leaf in leaf_datasets(dataset, f'{split}_dataloader.dataset'):
+            if not isinstance(leaf, BaseDataset):
+                continue
+            for line, info in sample_infos(leaf):
+                report.samples[split] += 1
+                label = info.get('label')
+                report.classes[split].update(label if isinstance(label, list) else [label])
+                for name in ('filename_tmpl', 'start_index', 'modality'):  # as get_data_info
+                    if hasattr(leaf, name):
+                        info.setdefault(name, getattr(leaf, name))
+                probe_key = tuple(info.get(k) for k in PROBE_KEYS)
+                places.setdefault(probe_key, []).append((split, leaf.ann_file, line))
+            if num_classes is None:
+                continue
+            for problem in label_problems(leaf, num_classes):
+                _, ann_file, line = problem.places[0]
+                found.setdefault(('label', ann_file, line), problem).places.append(
+                    (split, ann_file, line))
+            for problem in flip_map_problems(leaf, num_classes, key):
+                found[('flip', problem.path)] = problem
+                problem.places.append((split, problem.path, None))
+    for problem in found.values():  # the places of label_problems have no split
+        problem.places = [place for place in problem.places if place[0]]
+    report.files = len(places)
+    items = [(key, decode) for key in places]
+    nproc = nproc or default_nproc()
+    chunksize = max(1, min(16, len(items) // (nproc * 20)))
+    with Pool(min(nproc, max(1, len(items))), initializer=_ignore_sigint) as pool:
+        results = pool.imap_unordered(_probe, items, chunksize)
+        if progress is not None:
+            results = progress(results, total=len(items), desc='videos' if decode else 'files',
+                               unit='file')
+        try:
+            for key, messages in results:
+                if messages:
+                    info = dict(zip(PROBE_KEYS, key))
+                    found[key] = Problem(problem_kind(messages), '; '.join(messages),
+                                         sample_path(info), places[key])
+        except KeyboardInterrupt:
+            report.interrupted = True  # the pool is terminated when the block ends
+    report.problems = sorted(found.values(), key=lambda p: [
+        (SPLITS.index(s) if s in SPLITS else len(SPLITS), a, n or 0) for s, a, n in p.places])
+    return report
+
+
+def clean_list_paths(ann_files: Sequence[str], out_dir: str) -> Dict[str, str]:
+    """Where the cleaned copy of each list goes in ``out_dir``.
+
+    Returns:
+        dict[str, str]: Annotation file -> its copy (its name; lists of the
+        same name from different folders get their folder's name in front).
+
+    Raises:
+        InputError: When a copy would overwrite one of the lists.
+    """
+    ann_files = list(dict.fromkeys(ann_files))
+    names = Counter(osp.basename(f) for f in ann_files)
+    paths = {f: osp.join(out_dir, osp.basename(f) if names[osp.basename(f)] == 1 else
+                         f'{osp.basename(osp.dirname(osp.abspath(f)))}_{osp.basename(f)}')
+             for f in ann_files}
+    for ann_file, path in paths.items():
+        for other in ann_files:
+            if osp.realpath(path) == osp.realpath(other):
+                raise InputError(f'--out-dir {out_dir} would overwrite the list {other} '
+                                 f'(with the cleaned copy of {ann_file}): give another folder')
+    return paths
+
+
+def write_out_dir(report: Report, ann_files: Sequence[str], out_dir: str) -> List[str]:
+    """Write ``problems.jsonl`` and, unless the run was interrupted, the cleaned lists.
+
+    Args:
+        report (Report): What :func:`check_datasets` found.
+        ann_files (Sequence[str]): The lists that were checked.
+        out_dir (str): The folder (made here); the lists are never overwritten.
+
+    Returns:
+        list[str]: The files written.
+    """
+    paths = clean_list_paths(ann_files, out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    written = [osp.join(out_dir, 'problems.jsonl')]
+    with open(written[0], 'w') as f:
+        for p in report.problems:
+            places = [dict(split=s, ann_file=a, line=n) for s, a, n in p.places]
+            f.write(json.dumps(dict(kind=p.kind, path=p.path, message=p.message,
+                                    places=places)) + '\n')
+    if report.interrupted:
+        return written
+    bad = {(a, n) for p in report.problems for _, a, n in p.places if n}
+    for ann_file, path in paths.items():
+        if osp.isfile(ann_file):
+            with open(ann_file) as fin:
+                lines = [text for number, text in enumerate(fin, 1)
+                         if (ann_file, number) not in bad]
+            with open(path, 'w') as fout:
+                fout.writelines(lines)
+            written.append(path)
+    return written

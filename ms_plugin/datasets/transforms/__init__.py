@@ -1,4 +1,4 @@
 """Transforms registered in ``mmaction.registry.TRANSFORMS``."""
-from .unreadable_video import UnreadableVideoError, UnreadableVideoGuard
+from .unreadable_video import UnreadableVideoGuard
 
-__all__ = ['UnreadableVideoError', 'UnreadableVideoGuard']
+__all__ = ['UnreadableVideoGuard']

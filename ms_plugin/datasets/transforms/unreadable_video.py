@@ -22,25 +22,19 @@ import tempfile
 import uuid
 from typing import Dict, List, Optional, Sequence
 
-import cv2
-import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 from mmengine.logging import print_log
 
+from ...utils.errors import InputError
+from ..probe import sample_problems
+
 ON_ERROR = ('skip', 'raise', 'leave_out')
 # results keys that name what a sample was read from, in the order tried
 SOURCE_KEYS = ('filename', 'frame_dir', 'img_path')
 
-__all__ = [
-    'UnreadableVideoError', 'UnreadableVideoGuard', 'ON_ERROR', 'sample_source', 'frame_files',
-    'frame_error'
-]
-
-
-class UnreadableVideoError(RuntimeError):
-    """A video (or frame folder) that cannot be read; the message names it."""
+__all__ = ['UnreadableVideoGuard', 'ON_ERROR', 'sample_source']
 
 
 def sample_source(results: Dict) -> str:
@@ -49,47 +43,6 @@ def sample_source(results: Dict) -> str:
         if results.get(key):
             return str(results[key])
     return '<unknown file>'
-
-
-def frame_files(results: Dict, frame_inds: Optional[Sequence[int]] = None) -> List[str]:
-    """The frame files ``RawFrameDecode`` reads for a sample, in order, without repeats.
-
-    Args:
-        results (dict): The sample: ``frame_dir``, ``filename_tmpl``,
-            ``modality`` and, unless ``frame_inds`` is given, ``frame_inds``
-            (``offset`` is added as ``RawFrameDecode`` adds it).
-        frame_inds (Sequence[int], optional): Frame indices to use instead.
-
-    Returns:
-        list[str]: Paths (both of a flow pair, ``x`` first).
-    """
-    inds = results.get('frame_inds', ()) if frame_inds is None else frame_inds
-    offset = results.get('offset', 0)
-    tmpl, folder = results.get('filename_tmpl', '{:05}.jpg'), results['frame_dir']
-    names = []
-    for index in dict.fromkeys(int(i) + offset for i in np.ravel(inds)):
-        if results.get('modality', 'RGB') == 'Flow':
-            names += [tmpl.format('x', index), tmpl.format('y', index)]
-        else:
-            names.append(tmpl.format(index))
-    return [os.path.join(folder, name) for name in names]
-
-
-def frame_error(path: str) -> Optional[str]:
-    """Why a frame file cannot be read (missing, empty, not decodable), or None."""
-    if not os.path.isfile(path):
-        return 'no such file'
-    with open(path, 'rb') as f:
-        data = f.read()
-    if not data:
-        return 'the file is empty'
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
-        return 'not a decodable image'
-    return None
-
-
-def _one_line(err: Exception) -> str:
-    return ' '.join(f'{type(err).__name__}: {err}'.split())
 
 
 def _remove(path: str, owner_pid: int) -> None:
@@ -112,11 +65,12 @@ class UnreadableVideoGuard(BaseTransform):
         on_error (str): What an exception in them does:
             ``'skip'``: warn with the file's name, record it, and return
             ``None`` so that the training dataset fetches another sample;
-            ``'raise'``: stop with :class:`UnreadableVideoError` naming the
+            ``'raise'``: stop with :class:`~ms_plugin.utils.errors.InputError` naming the
             file; ``'leave_out'`` (validation, testing): ``UnreadableVideoHook``
-            reads every video once before the loop and leaves out the
+            probes every video once before the loop (it opens and declares
+            frames; a frame folder holds its frames) and leaves out the
             unreadable ones, reporting their number next to the metric; a
-            failure the check did not see still stops the run.
+            failure the probe did not see still stops the run.
             Defaults to ``'raise'``.
     """
 
@@ -136,35 +90,28 @@ class UnreadableVideoGuard(BaseTransform):
         atexit.register(_remove, self.ledger, os.getpid())
 
     def read(self, results: Dict) -> Dict:
-        """Run the reading transforms; raise :class:`UnreadableVideoError` on failure."""
-        source = sample_source(results)
+        """Run the reading transforms; raise :class:`InputError` on failure.
+
+        The message says why, by the probe of the file or frame folder
+        (:mod:`ms_plugin.datasets.probe`), then the transform's error.
+        """
         try:
             out = self.transforms(results)
         except Exception as err:  # decoders raise many types (RuntimeError, OSError, ...)
-            raise UnreadableVideoError(
-                f'cannot read {source}: {self._which_frame(results)}{_one_line(err)}') from err
+            why = sample_problems(results, decode=bool(results.get('frame_dir')))
+            text = '; '.join(why + [' '.join(f'{type(err).__name__}: {err}'.split())])
+            raise InputError(f'cannot read {sample_source(results)}: {text}') from err
         if out is None:
-            raise UnreadableVideoError(f'cannot read {source}: a reading transform '
-                                       'returned None')
+            raise InputError(f'cannot read {sample_source(results)}: a reading transform '
+                             'returned None')
         return out
-
-    @staticmethod
-    def _which_frame(results: Dict) -> str:
-        """For a frame folder: the first of the sample's frames that cannot be read."""
-        if not results.get('frame_dir') or 'frame_inds' not in results:
-            return ''
-        for path in frame_files(results):
-            reason = frame_error(path)
-            if reason:
-                return f'frame {path}: {reason}; '
-        return ''
 
     def transform(self, results: Dict) -> Optional[Dict]:
         if self.on_error != 'skip':
             return self.read(results)
         try:
             return self.read(results)
-        except UnreadableVideoError as err:
+        except InputError as err:
             print_log(f'skipping an unreadable video: {err}', logger='current',
                       level=logging.WARNING)
             with open(self.ledger, 'a') as ledger:

@@ -23,7 +23,7 @@ class LabelCheckHook(Hook):
     video; a model without ``cls_head.num_classes`` is not checked.
 
     Raises:
-        DatasetCheckError: One line naming the label, the annotation file and
+        InputError: One line naming the label, the annotation file and
             line, ``num_classes``, and the setting to change.
     """
 

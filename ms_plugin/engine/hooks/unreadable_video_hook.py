@@ -11,9 +11,10 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
-from ...datasets.check import walk_datasets
-from ...datasets.transforms.unreadable_video import (ON_ERROR, UnreadableVideoError,
-                                                     UnreadableVideoGuard, sample_source)
+from ...datasets.probe import sample_problems
+from ...datasets.transforms.unreadable_video import ON_ERROR, UnreadableVideoGuard, sample_source
+from ...datasets.walk import walk_datasets
+from ...utils.errors import InputError
 
 LEFT_OUT_KEY = 'left_out_videos'
 SKIPPED_SCALAR = 'train/skipped_videos'
@@ -34,43 +35,36 @@ def _names(files: List[str]) -> str:
     return ', '.join(files[:MAX_NAMES]) + more
 
 
-def _read(steps: list, info: dict) -> None:
-    """Run pipeline steps on a sample, with every guard raising."""
-    for step in steps:
-        info = step.read(info) if isinstance(step, UnreadableVideoGuard) else step(info)
-
-
 def leave_out_unreadable(dataset) -> List[str]:
-    """Read every sample once; drop those a guard cannot read from ``dataset``.
+    """Probe every sample's file once; drop from ``dataset`` those that cannot be read.
 
-    Runs the pipeline's steps up to its last guard (opening, sampling and
-    decoding; no augmentation), so the cost is one decoding pass.
+    The probe (:func:`~ms_plugin.datasets.probe.sample_problems`, without
+    decoding) finds a video that is missing, empty, does not open or declares
+    no frames, and a frame folder without all its frames; one pass over the
+    file headers.
 
     Args:
-        dataset (BaseDataset): A fully initialised MMEngine dataset whose
-            pipeline has :class:`UnreadableVideoGuard` steps.
+        dataset (BaseDataset): A fully initialised MMEngine dataset.
 
     Returns:
         list[str]: The files left out.
 
     Raises:
-        UnreadableVideoError: When no sample can be read (more likely a wrong
-            path or pipeline than broken videos).
+        InputError: When no sample can be read (more likely a wrong path or
+            pipeline than broken videos).
     """
-    steps = list(dataset.pipeline.transforms)
-    last = max(i for i, step in enumerate(steps) if isinstance(step, UnreadableVideoGuard))
     keep, left_out = [], []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
-        try:
-            _read(steps[:last + 1], info)
-            keep.append(index)
-        except UnreadableVideoError as err:
-            print_log(f'leaving out an unreadable video: {err}', logger='current',
-                      level=logging.WARNING)
+        problems = sample_problems(info)
+        if problems:
+            print_log(f'leaving out an unreadable video: {sample_source(info)}: '
+                      f'{"; ".join(problems)}', logger='current', level=logging.WARNING)
             left_out.append(sample_source(info))
+        else:
+            keep.append(index)
     if left_out and not keep:
-        raise UnreadableVideoError(
+        raise InputError(
             f'none of the {len(left_out)} videos can be read (first: {left_out[0]}); '
             'check data_prefix, the annotation file and the pipeline')
     if left_out:
