@@ -25,7 +25,6 @@ import ms_plugin  # noqa: F401  (the stack fixes, and the plugin's models regist
 
 import numpy as np
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
 
 from ms_plugin.apis import (RandomWeightsWarning, build_recognizer, config_test_pipeline,
                             load_clip, load_config, video_scores)
@@ -77,8 +76,7 @@ def pytorch_scores(config: str, checkpoint: Optional[str], cfg_options: Optional
 
 def onnx_scores(config: str, onnx_file: str, cfg_options: Optional[dict], video: str,
                 threads: Optional[int]) -> np.ndarray:
-    cfg = load_config(config, cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))  # the pipeline's transforms
+    cfg = load_config(config, cfg_options)  # the default scope: the pipeline's transforms
     try:
         session = ort_session(onnx_file, threads)
     except Exception as err:  # onnxruntime raises its own error types

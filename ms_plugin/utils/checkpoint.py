@@ -22,7 +22,8 @@ from .. import compat
 from .errors import InputError
 
 __all__ = ['read_checkpoint', 'model_state_dict', 'resumable_checkpoints',
-           'newest_readable_checkpoint', 'StateDictMismatch', 'state_dict_mismatch',
+           'newest_readable_checkpoint', 'StateDictMismatch', 'compare_state_dicts',
+           'state_dict_mismatch',
            'load_weights', 'strip_checkpoint', 'publish_checkpoint']
 
 KEYS_SHOWN = 8  # keys listed in a mismatch message before "and N more"
@@ -151,10 +152,11 @@ class StateDictMismatch:
     Attributes:
         missing (list[str]): The model's keys the checkpoint lacks.
         unexpected (list[str]): The checkpoint's keys the model lacks.
-        shapes (list[str]): ``'key (checkpoint shape) vs (model shape)'``.
+        shapes (dict[str, tuple]): key -> (checkpoint shape, model shape).
     """
 
-    def __init__(self, missing: List[str], unexpected: List[str], shapes: List[str]) -> None:
+    def __init__(self, missing: List[str], unexpected: List[str],
+                 shapes: Dict[str, Tuple[tuple, tuple]]) -> None:
         self.missing, self.unexpected, self.shapes = missing, unexpected, shapes
 
     def __bool__(self) -> bool:
@@ -165,7 +167,8 @@ class StateDictMismatch:
         lines = [f'checkpoint {path} does not match the model of the config:']
         for title, keys in (('missing keys', self.missing),
                             ('unexpected keys', self.unexpected),
-                            ('shape mismatches (checkpoint vs model)', self.shapes)):
+                            ('shape mismatches (checkpoint vs model)',
+                             [f'{key} {given} vs {own}' for key, (given, own) in self.shapes.items()])):
             if keys:
                 shown = ', '.join(keys[:KEYS_SHOWN])
                 more = f' and {len(keys) - KEYS_SHOWN} more' if len(keys) > KEYS_SHOWN else ''
@@ -173,16 +176,23 @@ class StateDictMismatch:
         return '\n'.join(lines)
 
 
+def compare_state_dicts(own: Mapping, given: Mapping) -> StateDictMismatch:
+    """How the tensors ``given`` differ from a model's own ``state_dict()``, key by key.
+
+    The one comparison of weights with a model: loading a checkpoint, the
+    authors' converted weights, a 2D backbone's pretrained file.
+    """
+    missing = sorted(set(own) - set(given))
+    unexpected = sorted(set(given) - set(own))
+    shapes = {key: (tuple(given[key].shape), tuple(own[key].shape))
+              for key in sorted(set(own) & set(given))
+              if hasattr(given[key], 'shape') and given[key].shape != own[key].shape}
+    return StateDictMismatch(missing, unexpected, shapes)
+
+
 def state_dict_mismatch(model: torch.nn.Module, checkpoint: Mapping) -> StateDictMismatch:
     """Compare a checkpoint's weights with ``model.state_dict()``."""
-    state = model_state_dict(checkpoint)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f'{key} {tuple(state[key].shape)} vs {tuple(own[key].shape)}'
-                    for key in set(own) & set(state)
-                    if hasattr(state[key], 'shape') and state[key].shape != own[key].shape)
-    return StateDictMismatch(missing, unexpected, shapes)
+    return compare_state_dicts(model.state_dict(), model_state_dict(checkpoint))
 
 
 def load_weights(model: torch.nn.Module, checkpoint: Mapping, source: str) -> None:

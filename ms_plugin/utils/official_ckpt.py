@@ -35,6 +35,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import torch
 
 from ..models.naming import SHIFT_WRAPPER, without_shift_wrapper
+from .checkpoint import compare_state_dicts
 
 __all__ = ['ConversionReport', 'convert_reference_state_dict', 'reconcile_with_model',
            'describe_reference', 'strip_wrappers', 'iter_model_prefixes', 'DEFAULT_MS_PREFIX']
@@ -219,11 +220,11 @@ def reconcile_with_model(converted: Mapping[str, torch.Tensor],
         if target not in model_state:
             report.unexpected.append(key)
             continue
-        want = tuple(model_state[target].shape)
-        if tuple(value.shape) != want:
-            report.shape_mismatch[target] = (tuple(value.shape), want)
         out[target] = value
-    report.missing = [key for key in model_state if key not in out]
+    mismatch = compare_state_dicts(model_state, out)
+    report.shape_mismatch.update(mismatch.shapes)
+    missing = set(mismatch.missing)
+    report.missing = [key for key in model_state if key in missing]
     return out, report
 
 

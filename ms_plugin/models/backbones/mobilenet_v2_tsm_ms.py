@@ -8,6 +8,7 @@ from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ...utils.checkpoint import compare_state_dicts
 from ..naming import without_shift_wrapper
 from .ms_mixin import MotionSqueezeMixin, StageSpec
 
@@ -108,17 +109,15 @@ class MobileNetV2TSM_MS(MotionSqueezeMixin, MobileNetV2TSM):
         # 2D name -> name here: the shifted convs sit inside a TemporalShift (.net).
         own_names = {without_shift_wrapper(key): key for key in self.state_dict()}
         ms_prefixes = tuple(f'{name}.' for name, _ in self.ms_modules())
-        renamed = {own_names[key]: value for key, value in state.items() if key in own_names}
-        unexpected = [key for key in state if key not in own_names]
-        missing = [key for key in self.state_dict()
-                   if key not in renamed and not key.startswith(ms_prefixes)]
-        if missing or unexpected:
+        renamed = {own_names.get(key, key): value for key, value in state.items()}
+        own = {key: value for key, value in self.state_dict().items()
+               if not key.startswith(ms_prefixes)}
+        mismatch = compare_state_dicts(own, renamed)
+        if mismatch:
             raise RuntimeError(
-                f'{self.pretrained} is not a MobileNetV2 checkpoint of this width: missing '
-                f'keys {missing[:5]} ({len(missing)}), unexpected keys {unexpected[:5]} '
-                f'({len(unexpected)}). Use a MobileNetV2 backbone state_dict (e.g. '
-                "'mmcls://mobilenet_v2'), or pretrained2d=False for a checkpoint of a "
-                'MobileNetV2TSM(_MS) backbone.')
+                mismatch.describe(self.pretrained) + '\nUse a MobileNetV2 backbone state_dict '
+                "of this width (e.g. 'mmcls://mobilenet_v2'), or pretrained2d=False for a "
+                'checkpoint of a MobileNetV2TSM(_MS) backbone.')
         self.load_state_dict(renamed, strict=False)
         logger.info(f'MobileNetV2TSM_MS: loaded {len(renamed)} tensors from {self.pretrained}; '
                     f'the MS modules {[name for name, _ in self.ms_modules()]} keep their init.')
