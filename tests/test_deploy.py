@@ -16,7 +16,8 @@ from conftest import VENV_BIN, load_tool, write_clip_frames, write_frame_folder,
 from mmengine.logging import MMLogger
 
 from ms_plugin.apis import (RandomWeightsWarning, build_recognizer, config_test_pipeline,
-                            load_clip, one_view_pipeline, views_and_size)
+                            load_clip)
+from ms_plugin.apis.inference import one_view_pipeline, views_and_size
 from ms_plugin.deployment import (WholeRecognizer, dynamo_supported, export_onnx,
                                   max_relative_error, reference_scores)
 from ms_plugin.models import motion_squeeze_modules

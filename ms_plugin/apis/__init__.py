@@ -11,14 +11,13 @@
 from .export import export_recognizer, onnx_errors
 from .flops import count_flops, flops_report
 from .inference import (Clip, RandomWeightsWarning, build_recognizer, config_test_pipeline,
-                        load_clip, load_config, one_view_pipeline, video_scores,
-                        views_and_size)
+                        load_clip, load_config, video_scores)
 from .motion import (ClipMotion, clip_motion, render_motion, save_motion, video_motion,
                      write_motion)
 
 __all__ = [
     'Clip', 'ClipMotion', 'RandomWeightsWarning', 'build_recognizer', 'clip_motion',
     'config_test_pipeline', 'count_flops', 'export_recognizer', 'flops_report', 'load_clip',
-    'load_config', 'one_view_pipeline', 'onnx_errors', 'render_motion', 'save_motion',
-    'video_motion', 'video_scores', 'views_and_size', 'write_motion'
+    'load_config', 'onnx_errors', 'render_motion', 'save_motion', 'video_motion',
+    'video_scores', 'write_motion'
 ]
