@@ -180,9 +180,9 @@ def test_an_out_dir_that_would_overwrite_a_list_is_refused(broken_root, monkeypa
     status, stdout, stderr = _main(VIDEO_CFG, broken_root, monkeypatch, capfd, '--out-dir',
                                    str(broken_root))
     assert status == 2 and stdout == ''
-    assert stderr == (f'check_dataset.py: error: --out-dir {broken_root} would overwrite the '
-                      f'list {broken_root / "train_videos.txt"} (with the cleaned copy of '
-                      f'{broken_root / "train_videos.txt"}): give another folder\n')
+    ann = broken_root / 'train_videos.txt'
+    assert stderr == (f'check_dataset.py: error: --out-dir {broken_root} holds the list {ann}, '
+                      f'which the cleaned copy of {ann} would overwrite: give another folder\n')
 
 
 def test_ctrl_c_stops_writes_what_was_found_and_exits_130(good_root, tmp_path):

@@ -1,23 +1,18 @@
-"""Checks of a dataset's annotations against the model: labels and flip maps.
+"""Labels and flip maps against the classifier's ``num_classes``, from the records only.
 
-A label at or beyond the classifier's ``num_classes`` ends training with
-``IndexError: Target N is out of bounds`` (on a GPU, a device-side assert) at
-whichever iteration first draws it; so does a ``Flip`` step whose
-``flip_label_map`` sends a label there. These checks read only the annotation
-records (``data_list``; nothing is decoded), so they cost a fraction of a
-second on Something-Something, and they name the annotation file and line.
-
-:class:`~ms_plugin.engine.LabelCheckHook` runs them when a loop starts;
-``tools/data/check_dataset.py`` runs them with the file checks of
-:mod:`ms_plugin.datasets.check_files`.
+Such a label (or a ``Flip`` step's ``flip_label_map`` that sends one there)
+ends training with ``IndexError: Target N is out of bounds`` at whichever
+iteration draws it. :class:`~ms_plugin.engine.LabelCheckHook` runs these
+checks when a loop starts, ``tools/data/check_dataset.py`` with its file checks.
 """
 from __future__ import annotations
 
 import json
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Tuple
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.model import is_model_wrapper
 
@@ -32,19 +27,9 @@ NUM_CLASSES_KEY = 'model.cls_head.num_classes'
 
 @dataclass
 class Problem:
-    """One problem of a dataset: what, of which file, and every place it occurs.
-
-    Args:
-        kind (str): To group problems: ``'missing'``, ``'empty'``,
-            ``'unreadable'``, ``'damaged'``, ``'frames'``, ``'label'``,
-            ``'flip'`` or ``'ann_file'``.
-        message (str): What is wrong, e.g. ``'label 7: not within num_classes 5'``.
-        path (str): The video or frame folder; the annotation file, or the
-            config key of a pipeline step, for a problem of those.
-        places (list[tuple]): ``(split, annotation file, 1-based line)`` of
-            each list line it occurs on; the line is None for a whole file.
-        label (int, optional): The label in question. Defaults to None.
-    """
+    """One problem: its kind (``'missing'``, ``'label'``, ...), what is wrong, of which path
+    (video, frame folder, annotation file or config key), every ``(split, annotation file,
+    line)`` it occurs on (line None for a whole file), and the label in question."""
 
     kind: str
     message: str
@@ -81,16 +66,9 @@ def model_num_classes(model) -> Optional[int]:
     return num_classes if isinstance(num_classes, int) else None
 
 
-def _labels(info: dict) -> Sequence[int]:
-    label = info.get('label')
-    if label is None:
-        return ()
-    if isinstance(label, (list, tuple)):  # multi-label lists
-        return [int(v) for v in label]
-    if hasattr(label, 'tolist'):  # a tensor or an array
-        value = label.tolist()
-        return [int(v) for v in value] if isinstance(value, list) else [int(value)]
-    return [int(label)]
+def _labels(info: dict) -> List[int]:
+    label = info.get('label')  # an int, a multi-label list, a tensor or an array
+    return [] if label is None else [int(v) for v in np.ravel(label)]
 
 
 def sample_path(info: dict) -> Optional[str]:
@@ -110,34 +88,22 @@ def label_problems(dataset: BaseDataset, num_classes: int) -> List[Problem]:
     return problems
 
 
-def flip_steps(dataset: BaseDataset) -> List[Tuple[int, object]]:
-    """The ``Flip`` steps of a dataset's pipeline that have a flip label map, by index."""
-    steps = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or ()
-    return [(index, step) for index, step in enumerate(steps)
-            if type(step).__name__ == 'Flip' and getattr(step, 'flip_label_map', None)]
-
-
 def flip_map_problems(dataset: BaseDataset, num_classes: int,
                       key: str = 'dataset') -> List[Problem]:
     """Flip label maps that send a label within ``num_classes`` beyond it.
 
-    An entry whose key is not a valid label never applies (the labels are
-    checked too), so a map of a larger label set that a subset shares, such
-    as the synthetic generator's, passes as long as it keeps the subset's
-    labels within it.
-
-    Args:
-        dataset (BaseDataset): The dataset whose pipeline is checked.
-        num_classes (int): The classifier's number of classes.
-        key (str): The dataset's config key, for the message. Defaults to
-            ``'dataset'``.
+    An entry whose key is not a valid label never applies, so a larger label
+    set's map that a subset shares passes if it keeps the subset's labels.
 
     Returns:
-        list[Problem]: One per Flip step with such entries; ``path`` is the
-        step's config key (``...pipeline.N.flip_label_map``).
+        list[Problem]: One per such Flip step of the pipeline; ``path`` is its
+        config key (``{key}.pipeline.N.flip_label_map``).
     """
     problems = []
-    for index, step in flip_steps(dataset):
+    steps = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or ()
+    for index, step in enumerate(steps):
+        if type(step).__name__ != 'Flip' or not getattr(step, 'flip_label_map', None):
+            continue
         bad = {int(k): int(v) for k, v in step.flip_label_map.items()
                if 0 <= int(k) < num_classes and not 0 <= int(v) < num_classes}
         if bad:
@@ -189,14 +155,8 @@ def flip_error(problem: Problem, num_classes: int) -> str:
 def check_labels(dataset, num_classes: int, key: str = 'dataset') -> None:
     """Raise :class:`InputError` for a label or flip map beyond ``num_classes``.
 
-    Args:
-        dataset: The dataset of a loop (wrappers are looked into).
-        num_classes (int): The classifier's number of classes.
-        key (str): The dataset's config key, e.g. ``'train_dataloader.dataset'``.
-
-    Raises:
-        InputError: One line naming the label, the annotation file and
-            line, ``num_classes`` and the setting to change.
+    ``dataset`` (config key ``key``) is looked into through its wrappers; the
+    one-line message names the label, the file and line and what to set.
     """
     for leaf_key, leaf in leaf_datasets(dataset, key):
         if not isinstance(leaf, BaseDataset):

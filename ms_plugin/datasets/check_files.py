@@ -1,12 +1,9 @@
 """The dataset checker behind ``tools/data/check_dataset.py``.
 
-:func:`check_datasets` builds the datasets of a config's data loaders, probes
-each distinct video or frame folder once (:mod:`.probe`, in a pool of
-processes), checks the labels and flip maps against
-``model.cls_head.num_classes`` (:mod:`.check`, shared with
-``LabelCheckHook``), and returns each problem once with every split and list
-line it occurs on. :func:`write_out_dir` writes the problems as JSON lines
-and a cleaned copy of each list.
+:func:`check_datasets` probes each distinct video or frame folder of a config's
+datasets once (:mod:`.probe`, in a pool of processes), checks labels and flip
+maps (:mod:`.check`) and returns each problem once with all its places;
+:func:`write_out_dir` writes them as JSON lines, and each list without its bad lines.
 """
 from __future__ import annotations
 
@@ -29,12 +26,13 @@ from .check import Problem, flip_map_problems, label_problems, sample_infos, sam
 from .probe import sample_problems
 from .walk import annotation_files, leaf_datasets
 
-__all__ = ['Report', 'check_datasets', 'default_nproc', 'problem_kind', 'clean_list_paths', 'write_out_dir']
+__all__ = ['Report', 'check_datasets', 'default_nproc', 'problem_kind', 'clean_list_paths',
+           'write_out_dir']
 
 SPLITS = ('train', 'val', 'test')
 # The kind of a probe's problem, by the start of its first message.
-KINDS = (('no such', 'missing'), ('the file is empty', 'empty'), ('cannot be opened', 'unreadable'),
-         ('the container declares no frames', 'unreadable'), ('the list says', 'frames'),
+KINDS = (('no such', 'missing'), ('the file is empty', 'empty'), ('cannot', 'unreadable'),
+         ('the container declares no', 'unreadable'), ('the list says', 'frames'),
          ('it should hold', 'frames'))
 KIND_ORDER = ('missing', 'empty', 'unreadable', 'damaged', 'frames', 'label', 'flip', 'ann_file')
 PROBE_KEYS = ('frame_dir', 'filename', 'filename_tmpl', 'total_frames', 'start_index', 'offset',
@@ -43,16 +41,8 @@ PROBE_KEYS = ('frame_dir', 'filename', 'filename_tmpl', 'total_frames', 'start_i
 
 @dataclass
 class Report:
-    """What :func:`check_datasets` found.
-
-    Args:
-        samples (dict[str, int]): Samples (list lines) per split.
-        classes (dict[str, set]): The labels each split uses.
-        problems (list[Problem]): Each problem once, in list order.
-        files (int): The distinct videos and frame folders probed.
-        interrupted (bool): True when Ctrl-C stopped the probing: the
-            problems are those found so far.
-    """
+    """What :func:`check_datasets` found: samples and labels used per split, each problem
+    once (in list order), the distinct files probed, and whether Ctrl-C cut it short."""
 
     samples: Dict[str, int] = field(default_factory=dict)
     classes: Dict[str, Set[int]] = field(default_factory=dict)
@@ -73,7 +63,7 @@ def problem_kind(messages: Sequence[str]) -> str:
 
 def default_nproc() -> int:
     """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
 
 
 def _probe(item: tuple) -> tuple:
@@ -87,21 +77,11 @@ def _ignore_sigint() -> None:
 
 def check_datasets(cfg, splits: Sequence[str] = SPLITS, decode: bool = False,
                    nproc: Optional[int] = None, progress: Optional[Callable] = None) -> Report:
-    """Check the datasets of a config's data loaders.
+    """Check the datasets of a config's ``{split}_dataloader``s (those it has).
 
-    Args:
-        cfg (Config): A loaded config; its ``custom_imports`` and
-            ``default_scope`` are imported and set here.
-        splits (Sequence[str]): Which ``{split}_dataloader`` to check; a split
-            the config has no data loader for is left out.
-        decode (bool): Decode every frame. Defaults to False.
-        nproc (int, optional): Processes that probe; None: all cores.
-        progress (callable, optional): Wraps an iterable as
-            ``tqdm(iterable, total=..., desc=...)`` does.
-
-    Returns:
-        Report: Ctrl-C during the probing ends it early with
-        ``interrupted=True`` and what was found so far.
+    ``nproc`` processes probe (None: all cores), decoding every frame with
+    ``decode``; ``progress`` wraps an iterable as ``tqdm(it, total=..., desc=...)``
+    does. Ctrl-C while probing returns what was found, with ``interrupted=True``.
     """
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
@@ -165,39 +145,25 @@ def check_datasets(cfg, splits: Sequence[str] = SPLITS, decode: bool = False,
 
 
 def clean_list_paths(ann_files: Sequence[str], out_dir: str) -> Dict[str, str]:
-    """Where the cleaned copy of each list goes in ``out_dir``.
-
-    Returns:
-        dict[str, str]: Annotation file -> its copy (its name; lists of the
-        same name from different folders get their folder's name in front).
-
-    Raises:
-        InputError: When a copy would overwrite one of the lists.
-    """
+    """Annotation file -> its cleaned copy in ``out_dir`` (same name; lists of one name
+    from several folders get their folder's name in front). Raises :class:`InputError`
+    when a copy would overwrite one of the lists."""
     ann_files = list(dict.fromkeys(ann_files))
     names = Counter(osp.basename(f) for f in ann_files)
     paths = {f: osp.join(out_dir, osp.basename(f) if names[osp.basename(f)] == 1 else
                          f'{osp.basename(osp.dirname(osp.abspath(f)))}_{osp.basename(f)}')
              for f in ann_files}
+    lists = {osp.realpath(f) for f in ann_files}
     for ann_file, path in paths.items():
-        for other in ann_files:
-            if osp.realpath(path) == osp.realpath(other):
-                raise InputError(f'--out-dir {out_dir} would overwrite the list {other} '
-                                 f'(with the cleaned copy of {ann_file}): give another folder')
+        if osp.realpath(path) in lists:
+            raise InputError(f'--out-dir {out_dir} holds the list {path}, which the cleaned '
+                             f'copy of {ann_file} would overwrite: give another folder')
     return paths
 
 
 def write_out_dir(report: Report, ann_files: Sequence[str], out_dir: str) -> List[str]:
-    """Write ``problems.jsonl`` and, unless the run was interrupted, the cleaned lists.
-
-    Args:
-        report (Report): What :func:`check_datasets` found.
-        ann_files (Sequence[str]): The lists that were checked.
-        out_dir (str): The folder (made here); the lists are never overwritten.
-
-    Returns:
-        list[str]: The files written.
-    """
+    """Write ``out_dir/problems.jsonl`` and, unless the run was interrupted, a copy of each
+    of ``ann_files`` without its bad lines (:func:`clean_list_paths`); return the paths."""
     paths = clean_list_paths(ann_files, out_dir)
     os.makedirs(out_dir, exist_ok=True)
     written = [osp.join(out_dir, 'problems.jsonl')]

@@ -1,19 +1,12 @@
 """The one probe per kind of input: a video file, a folder of frames.
 
-Each probe says why an input cannot be used, as a list of one-line messages
-(empty when it is fine). Without ``decode`` only what opening reads is
-checked (cheap: the file exists, is not empty, opens and declares frames; a
-folder holds the frames its list line says). With ``decode`` every frame is
-decoded and damaged files that still open are found: fewer frames than the
-container's header declares (read by OpenCV, not decord's index, which decord
-rebuilds from what it finds in a cut file), and FFmpeg's error lines, which
-decord prints on stderr from C code and goes on (decord sets FFmpeg's log level
-to errors, so every such line is one), read from file descriptor 2.
-
-Callers: ``tools/data/check_dataset.py`` (:mod:`.check_files`), the
-:class:`~ms_plugin.datasets.transforms.UnreadableVideoGuard` (to say why a
-read failed), the leave-out step of
-:class:`~ms_plugin.engine.UnreadableVideoHook`, and clip loading.
+Each probe returns why an input cannot be used, one line per problem (empty:
+fine). Without ``decode`` it reads what opening reads; with ``decode`` it
+decodes every frame and compares the count with the container's header (read
+by OpenCV; decord rebuilds its index from what a cut file holds). FFmpeg's
+lines on stderr are errors (decord sets FFmpeg's log level to errors); they are
+read from file descriptor 2. Used by ``tools/data/check_dataset.py``, the
+``UnreadableVideoGuard``, ``UnreadableVideoHook``'s leave-out and clip loading.
 """
 from __future__ import annotations
 
@@ -39,11 +32,7 @@ MAX_NAMES = 5  # missing frame files named in one message
 
 @contextlib.contextmanager
 def captured_stderr() -> Iterator[List[str]]:
-    """Collect what is written to file descriptor 2 in the block, C libraries included.
-
-    Yields:
-        list[str]: Filled with the non-empty lines when the block ends.
-    """
+    """The lines written to file descriptor 2 in the block (C libraries too), at its end."""
     lines: List[str] = []
     sys.stderr.flush()
     saved = os.dup(2)
@@ -61,8 +50,7 @@ def captured_stderr() -> Iterator[List[str]]:
 
 
 def _short(err: Exception) -> str:
-    text = DECORD_PREFIX.sub('', ' '.join(str(err).split()))
-    return text[-200:] if len(text) > 200 else text
+    return DECORD_PREFIX.sub('', ' '.join(str(err).split()))[-200:]
 
 
 def _decoder_errors(lines: List[str]) -> List[str]:
@@ -75,26 +63,19 @@ def _decoder_errors(lines: List[str]) -> List[str]:
 def _header_frame_count(path: str) -> int:
     """The frame count of the container's header (estimated from the duration for webm)."""
     capture = cv2.VideoCapture(path)
-    try:
-        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-    finally:
-        capture.release()
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # 0 when it does not open
+    capture.release()
+    return count
 
 
 def video_problems(path: str, decode: bool = False) -> List[str]:
-    """Why a video file cannot be used, or an empty list.
+    """Why the video file ``path`` cannot be used, or an empty list.
 
-    Args:
-        path (str): The video file.
-        decode (bool): Also decode every frame; report fewer frames than the
-            header declares, and the decoder's errors with the container's
-            (those of opening are reported either way). Defaults to False.
-
-    Returns:
-        list[str]: One message per problem, starting with ``'no such file'``,
-        ``'the file is empty'``, ``'cannot be opened: '``, ``'the container
-        declares no frames'``, ``'decodes N of the M frames ...'`` or
-        ``'decoder errors: '``.
+    ``decode`` also decodes every frame: fewer frames than the header declares
+    and the decoder's errors are reported (the container's, met when opening,
+    either way). Messages start ``'no such file'``, ``'the file is empty'``,
+    ``'cannot be opened: '``, ``'the container declares no frames'``,
+    ``'decodes N of the M frames ...'`` or ``'decoder errors: '``.
     """
     if not osp.isfile(path):
         return ['no such file']
@@ -131,14 +112,10 @@ def _frame_names(tmpl: str, index: int, modality: str) -> List[str]:
 
 def _indices_on_disk(names: set, tmpl: str, modality: str) -> List[int]:
     """The frame indices whose files (both of a flow pair) are in ``names``."""
-    fields = list(string.Formatter().parse(tmpl))
     pattern = ''.join(re.escape(literal) + ('' if field is None else r'(\w+?)')
-                      for literal, field, _, _ in fields)
-    found = set()
-    for name in names:
-        match = re.fullmatch(pattern, name)
-        if match and match.groups() and match.groups()[-1].isdigit():
-            found.add(int(match.groups()[-1]))
+                      for literal, field, _, _ in string.Formatter().parse(tmpl))
+    matches = [re.fullmatch(pattern, name) for name in names]
+    found = {int(m.groups()[-1]) for m in matches if m and m.groups() and m.groups()[-1].isdigit()}
     return sorted(i for i in found
                   if all(n in names for n in _frame_names(tmpl, i, modality)))
 
@@ -149,23 +126,11 @@ def frame_folder_problems(folder: str, filename_tmpl: str = 'img_{:05}.jpg',
                           decode: bool = False) -> List[str]:
     """Why a folder of frames does not hold the frames it should, or an empty list.
 
-    Args:
-        folder (str): The frame folder.
-        filename_tmpl (str): The frame file names, as ``RawframeDataset``'s.
-            Defaults to ``'img_{:05}.jpg'``.
-        total_frames (int, optional): The frames its list line says; None:
-            as many as there are from ``start_index`` to the last on disk.
-        start_index (int): The first frame's index. Defaults to 1.
-        offset (int): Added to each index, as ``RawFrameDecode`` adds it (a
-            list line that names a segment of the folder). Defaults to 0.
-        modality (str): ``'RGB'`` or ``'Flow'`` (``x`` and ``y`` files).
-            Defaults to ``'RGB'``.
-        decode (bool): Also decode every frame. Defaults to False.
-
-    Returns:
-        list[str]: One message per problem: missing frames (named, with the
-        folder's real count), more frames than the list says, or a frame
-        that does not decode.
+    The arguments are those of ``RawframeDataset`` and ``RawFrameDecode``;
+    ``total_frames`` None expects the frames from ``start_index`` to the last on
+    disk; ``offset`` is added to each index (a line that names a segment of the
+    folder). Problems: missing frames (named, with the folder's real count),
+    more frames than the list says, or (``decode``) a frame that does not decode.
     """
     if not osp.isdir(folder):
         return ['no such folder']
@@ -197,16 +162,11 @@ def frame_folder_problems(folder: str, filename_tmpl: str = 'img_{:05}.jpg',
 
 
 def sample_problems(info: dict, decode: bool = False) -> List[str]:
-    """The probe of a dataset record: its ``frame_dir`` or its video ``filename``.
-
-    Args:
-        info (dict): A record of ``RawframeDataset`` or ``VideoDataset``
-            (``get_data_info``); a record with neither key has no problem.
-        decode (bool): Decode every frame. Defaults to False.
-    """
+    """The probe of a dataset record (``get_data_info``): its ``frame_dir`` or its video
+    ``filename``; a record with neither has no problem."""
     if info.get('frame_dir'):
-        return frame_folder_problems(info['frame_dir'], info.get('filename_tmpl') or 'img_{:05}.jpg',
-                                     info.get('total_frames'), info.get('start_index', 1),
-                                     info.get('offset') or 0, info.get('modality') or 'RGB',
-                                     decode)
+        return frame_folder_problems(
+            info['frame_dir'], info.get('filename_tmpl') or 'img_{:05}.jpg',
+            info.get('total_frames'), info.get('start_index', 1), info.get('offset') or 0,
+            info.get('modality') or 'RGB', decode)
     return video_problems(info['filename'], decode) if info.get('filename') else []

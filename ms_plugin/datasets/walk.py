@@ -19,16 +19,9 @@ def _inner(dataset: Any, name: str) -> Any:
 
 
 def walk_datasets(dataset: Any, key: str = 'dataset') -> Iterator[Tuple[str, Any]]:
-    """``dataset`` and every dataset inside its wrappers, wrappers first.
-
-    Args:
-        dataset (dict | BaseDataset): A dataset config or a built dataset.
-        key (str): Its config key, e.g. ``'train_dataloader.dataset'``.
-
-    Yields:
-        tuple[str, Any]: The config key of each dataset (``KEY.dataset``,
-        ``KEY.datasets.1``, ...) and the dataset.
-    """
+    """``dataset`` (a config dict or a built dataset, of config key ``key``) and every
+    dataset inside its wrappers, wrappers first, with their keys (``KEY.dataset``,
+    ``KEY.datasets.1``, ...)."""
     yield key, dataset
     inner = _inner(dataset, 'dataset')
     if inner is not None:
@@ -44,17 +37,9 @@ def leaf_datasets(dataset: Any, key: str = 'dataset') -> List[Tuple[str, Any]]:
 
 
 def annotation_files(cfg: Any, loaders: Sequence[str] = LOADERS) -> List[Tuple[str, str]]:
-    """The local annotation files that the data loaders' datasets read.
-
-    Args:
-        cfg (Config | dict): A config.
-        loaders (Sequence[str]): The data loaders to look at; one the config
-            lacks is left out. Defaults to the train, val and test loaders.
-
-    Returns:
-        list[tuple[str, str]]: ``(dataset config key, path)``, the path joined
-        to the dataset's ``data_root`` as MMEngine joins it; URLs are left out.
-    """
+    """``(dataset config key, path)`` of each local annotation file that the datasets of
+    a config's ``loaders`` read (a loader it lacks is left out); the path is joined to
+    the dataset's ``data_root`` as MMEngine joins it."""
     files = []
     for loader in loaders:
         dataset = (cfg.get(loader) or {}).get('dataset')

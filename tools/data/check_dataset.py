@@ -15,7 +15,8 @@ and written).
 Examples::
 
     python tools/data/check_dataset.py configs/msnet_r50_sthv1.py
-    python tools/data/check_dataset.py configs/msnet_r50_sthv2.py --split val --decode --out-dir checked/
+    python tools/data/check_dataset.py configs/msnet_r50_sthv2.py --split val --decode \\
+        --out-dir checked/
 """
 import sys
 from typing import List, Optional

@@ -1,19 +1,12 @@
 """Reading a video that may be missing, empty, truncated or undecodable.
 
-:class:`UnreadableVideoGuard` wraps the transforms that open or decode a
-video (``DecordInit``, ``DecordDecode``, or ``RawFrameDecode`` for frame
-folders); a pipeline has one guard around each, so that the samplers stay
-top-level steps, where tools and configs look for them. When a wrapped
-transform raises, the guard names the file and, depending on ``on_error``
-(which :class:`~ms_plugin.engine.UnreadableVideoHook` can set per loop), stops
-the run or skips the video. Skipping returns
-``None``: MMEngine's ``BaseDataset.__getitem__`` then fetches another sample
-(training only; a test-mode dataset raises instead, which is why validation
-and testing use ``'raise'`` or ``'leave_out'``).
-
-The guard runs in the DataLoader workers, so it records each skipped file in a
-small ledger file that :class:`~ms_plugin.engine.UnreadableVideoHook` reads in
-the main process to log the count every epoch.
+:class:`UnreadableVideoGuard` wraps a pipeline's steps that open or decode
+(``DecordInit``, ``DecordDecode``, ``RawFrameDecode``), one guard around each,
+so the samplers stay top-level steps. When a wrapped step raises, the guard
+names the file and why (:mod:`ms_plugin.datasets.probe`), then stops the run or
+skips the video (``None``: MMEngine's dataset fetches another sample; training
+only). It runs in the DataLoader workers, so it records skipped files in a
+ledger file that :class:`~ms_plugin.engine.UnreadableVideoHook` reads.
 """
 import atexit
 import logging
@@ -62,39 +55,29 @@ class UnreadableVideoGuard(BaseTransform):
 
     Args:
         transforms (list[dict]): The reading transforms, run in order.
-        on_error (str): What an exception in them does:
-            ``'skip'``: warn with the file's name, record it, and return
-            ``None`` so that the training dataset fetches another sample;
-            ``'raise'``: stop with :class:`~ms_plugin.utils.errors.InputError` naming the
-            file; ``'leave_out'`` (validation, testing): ``UnreadableVideoHook``
-            probes every video once before the loop (it opens and declares
-            frames; a frame folder holds its frames) and leaves out the
-            unreadable ones, reporting their number next to the metric; a
-            failure the probe did not see still stops the run.
+        on_error (str): What an exception in them does: ``'skip'``: warn,
+            record the file and return ``None`` (training); ``'raise'``: stop
+            with :class:`~ms_plugin.utils.errors.InputError` naming the file;
+            ``'leave_out'`` (validation, testing): ``UnreadableVideoHook``
+            probes every file before the loop and leaves out the unreadable
+            ones; a failure the probe did not see still stops the run.
             Defaults to ``'raise'``.
     """
 
     def __init__(self, transforms: Sequence[Dict], on_error: str = 'raise') -> None:
         if on_error not in ON_ERROR:
-            raise ValueError(f'on_error must be one of {ON_ERROR}, not {on_error!r}')
+            raise InputError(f'on_error must be one of {ON_ERROR}, not {on_error!r}')
         self.on_error = on_error
         self.transforms = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t
                                    for t in transforms])
-        # Written by the worker processes (append, one line per skipped file),
-        # read by the hook in the main process. A path survives pickling and
-        # copying, where a shared-memory counter would not. Only named here:
-        # the file exists once a video is skipped, so a run that skips
-        # nothing (or is killed) leaves nothing behind.
+        # Appended to by the workers, read by the hook: a path survives pickling.
+        # It exists once a video is skipped, so a clean run leaves nothing behind.
         self.ledger = os.path.join(tempfile.gettempdir(),
                                    f'ms_plugin_skipped_{uuid.uuid4().hex}.txt')
         atexit.register(_remove, self.ledger, os.getpid())
 
     def read(self, results: Dict) -> Dict:
-        """Run the reading transforms; raise :class:`InputError` on failure.
-
-        The message says why, by the probe of the file or frame folder
-        (:mod:`ms_plugin.datasets.probe`), then the transform's error.
-        """
+        """Run the reading transforms; raise :class:`InputError` saying why, by the probe."""
         try:
             out = self.transforms(results)
         except Exception as err:  # decoders raise many types (RuntimeError, OSError, ...)

@@ -13,7 +13,7 @@ from mmengine.runner import IterBasedTrainLoop
 
 from ...datasets.probe import sample_problems
 from ...datasets.transforms.unreadable_video import ON_ERROR, UnreadableVideoGuard, sample_source
-from ...datasets.walk import walk_datasets
+from ...datasets.walk import leaf_datasets, walk_datasets
 from ...utils.errors import InputError
 
 LEFT_OUT_KEY = 'left_out_videos'
@@ -36,33 +36,21 @@ def _names(files: List[str]) -> str:
 
 
 def leave_out_unreadable(dataset) -> List[str]:
-    """Probe every sample's file once; drop from ``dataset`` those that cannot be read.
+    """Drop from ``dataset`` the samples whose file the probe finds unreadable; return those.
 
     The probe (:func:`~ms_plugin.datasets.probe.sample_problems`, without
-    decoding) finds a video that is missing, empty, does not open or declares
-    no frames, and a frame folder without all its frames; one pass over the
-    file headers.
-
-    Args:
-        dataset (BaseDataset): A fully initialised MMEngine dataset.
-
-    Returns:
-        list[str]: The files left out.
-
-    Raises:
-        InputError: When no sample can be read (more likely a wrong path or
-            pipeline than broken videos).
+    decoding) reads the file headers. :class:`InputError` when none can be read.
     """
     keep, left_out = [], []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
         problems = sample_problems(info)
-        if problems:
-            print_log(f'leaving out an unreadable video: {sample_source(info)}: '
-                      f'{"; ".join(problems)}', logger='current', level=logging.WARNING)
-            left_out.append(sample_source(info))
-        else:
+        if not problems:
             keep.append(index)
+            continue
+        print_log(f'leaving out an unreadable video: {sample_source(info)}: '
+                  f'{"; ".join(problems)}', logger='current', level=logging.WARNING)
+        left_out.append(sample_source(info))
     if left_out and not keep:
         raise InputError(
             f'none of the {len(left_out)} videos can be read (first: {left_out[0]}); '
@@ -86,23 +74,20 @@ def _resize_sampler(sampler, dataset) -> None:
 class UnreadableVideoHook(Hook):
     """What an unreadable video does, per loop; counts and reports them.
 
-    * Training: with ``'skip'``, logs every epoch how many videos were skipped
-      (naming them) and records the count as the scalar
-      ``train/skipped_videos``; with ``'raise'`` the run stops at the first,
-      naming it.
-    * Validation and testing: ``'raise'`` stops at the first, naming it.
-      ``'leave_out'`` reads every video once before the first evaluation,
-      leaves out those that cannot be read (a warning names each) and adds
+    * Training: ``'skip'`` logs every epoch how many videos were skipped
+      (naming them) and records the scalar ``train/skipped_videos``;
+      ``'raise'`` stops the run at the first, naming it.
+    * Validation and testing: ``'raise'`` stops at the first, naming it;
+      ``'leave_out'`` probes every video once before the first evaluation,
+      leaves out the unreadable ones (a warning names each) and adds
       ``left_out_videos`` next to the metrics. ``'skip'`` is refused: a
-      test-mode dataset cannot fetch another sample, and a silent skip would
-      change the metric.
+      test-mode dataset cannot fetch another sample.
 
     Args:
         train_on_error (str, optional): ``'skip'`` or ``'raise'`` for the
-            guards of the training pipeline; None keeps theirs.
-            Defaults to None.
-        val_on_error (str, optional): ``'raise'`` or ``'leave_out'`` for the
-            validation pipeline; None keeps the guards' own. Defaults to None.
+            training pipeline's guards; None keeps theirs. Defaults to None.
+        val_on_error (str, optional): ``'raise'`` or ``'leave_out'``; None
+            keeps the guards' own. Defaults to None.
         test_on_error (str, optional): The same for testing. Defaults to None.
     """
 
@@ -115,7 +100,7 @@ class UnreadableVideoHook(Hook):
                                      ('val_on_error', val_on_error, ('raise', 'leave_out')),
                                      ('test_on_error', test_on_error, ('raise', 'leave_out'))):
             if value is not None and value not in allowed:
-                raise ValueError(f'{name} must be one of {allowed} or None, not {value!r}')
+                raise InputError(f'{name} must be one of {allowed} or None, not {value!r}')
         self.on_error = dict(train=train_on_error, val=val_on_error, test=test_on_error)
         self._seen: Dict[int, int] = {}  # id(guard) -> ledger lines already reported
         self._left_out: Dict[int, List[str]] = {}  # id(dataset) -> files left out
@@ -136,12 +121,12 @@ class UnreadableVideoHook(Hook):
         if (before != after and loader.num_workers > 0
                 and isinstance(runner.train_loop, IterBasedTrainLoop)):
             # Its workers started when the loop was built, with the pipeline's setting.
-            raise ValueError(
+            raise InputError(
                 'UnreadableVideoHook(train_on_error=...) cannot reach the workers of an '
                 'IterBasedTrainLoop, which start before any hook runs: set on_error on the '
                 'UnreadableVideoGuard steps of the training pipeline instead.')
         if any(g.on_error == 'leave_out' for g in find_guards(loader.dataset)):
-            raise ValueError('on_error="leave_out" is for validation and testing; training '
+            raise InputError('on_error="leave_out" is for validation and testing; training '
                              'uses "skip" or "raise"')
 
     def after_train_epoch(self, runner) -> None:
@@ -177,17 +162,14 @@ class UnreadableVideoHook(Hook):
         dataset = dataloader.dataset
         guards = self._apply_policy(dataset, stage)
         if any(g.on_error == 'skip' for g in guards):
-            raise ValueError(
+            raise InputError(
                 f'UnreadableVideoGuard(on_error="skip") in the {stage} pipeline: a test-mode '
                 'dataset cannot fetch another sample. Use "raise" (stop at an unreadable '
                 'video) or "leave_out" (leave it out and report the count).')
         if id(dataset) in self._left_out or not any(g.on_error == 'leave_out' for g in guards):
             return
-        left_out = []
-        for _, data in walk_datasets(dataset):
-            if any(isinstance(step, UnreadableVideoGuard) for step in
-                   getattr(getattr(data, 'pipeline', None), 'transforms', None) or ()):
-                left_out.extend(leave_out_unreadable(data))
+        left_out = [path for _, data in leaf_datasets(dataset) if find_guards(data)
+                    for path in leave_out_unreadable(data)]
         if left_out:
             _resize_sampler(dataloader.sampler, dataset)
             print_log(f'{stage}: {len(left_out)} unreadable video(s) left out: '
@@ -195,11 +177,9 @@ class UnreadableVideoHook(Hook):
         self._left_out[id(dataset)] = left_out
 
     def _report(self, runner, dataset, metrics: Optional[Dict], stage: str) -> None:
-        if id(dataset) not in self._left_out:
-            return
-        count = len(self._left_out[id(dataset)])
-        if metrics is not None:  # what runner.val()/test() return
-            metrics[LEFT_OUT_KEY] = count
-        # LoggerHook prints the message hub's scalars (RuntimeInfoHook has already
-        # copied the metrics there), so the count goes there too, next to them.
-        runner.message_hub.update_scalar(f'{stage}/{LEFT_OUT_KEY}', count)
+        if id(dataset) in self._left_out:
+            count = len(self._left_out[id(dataset)])
+            if metrics is not None:  # what runner.val()/test() return
+                metrics[LEFT_OUT_KEY] = count
+            # LoggerHook prints the message hub's scalars: the count next to the metrics
+            runner.message_hub.update_scalar(f'{stage}/{LEFT_OUT_KEY}', count)
