@@ -1,11 +1,10 @@
 """What the command-line tools share: argument definitions and the one exit path.
 
-Only the tools in ``tools/`` import this module. Its functions take plain
-arguments; the one that turns a refused input into a status is
-:func:`run_tool`, and only a tool's ``if __name__ == '__main__'`` line exits::
-
-    if __name__ == '__main__':
-        sys.exit(run_tool(main))
+Only the tools in ``tools/`` import this module. The package raises
+:class:`~ms_plugin.utils.errors.InputError` for a refused input and never
+exits; :func:`run_tool` turns that error into one line and exit status 2, and
+only a tool's ``if __name__ == '__main__'`` line ends the process with the
+status it returns.
 """
 import argparse
 import os
