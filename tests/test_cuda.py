@@ -11,7 +11,7 @@ import torch
 from conftest import REPO_ROOT, VENV_BIN, run_tool, subprocess_env
 
 from ms_plugin.models import MotionSqueeze
-from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, kernel_soft_argmax,
+from ms_plugin.ops import (CORRELATION_IMPLS, correlation_motion, kernel_soft_argmax,
                            l2_normalize, local_correlation)
 
 pytestmark = [pytest.mark.cuda,
@@ -45,7 +45,7 @@ def test_ops_equal_on_cpu_and_cuda(impl):
             a = f1.to(device).requires_grad_()
             b = f2.to(device).requires_grad_()
             corr = local_correlation(a, b, 7, impl)
-            disp, conf = correlation_soft_argmax(a, b, 7, impl=impl)
+            disp, conf = correlation_motion(a, b, 7, impl=impl).split([2, 1], dim=1)
             (disp.square().sum() + conf.sum()).backward()
             plain = kernel_soft_argmax(corr.detach().relu())
             results.append([t.detach().cpu() for t in (corr, disp, conf, *plain, a.grad, b.grad)])
@@ -73,16 +73,16 @@ def test_module_equal_on_cpu_and_cuda():
 def test_autocast_is_finite_and_close(dtype):
     module = MotionSqueeze(128, 4).cuda()
     x = torch.randn(8, 128, 28, 28, device='cuda', requires_grad=True)
-    with torch.no_grad():
-        ref = module.estimate_motion(x)
-    with torch.autocast('cuda', dtype=dtype):
-        out = module(x)
-        motion = module.estimate_motion(x)
+    with _no_tf32():  # the 1x1 reduction and the matching run in float32 under autocast
+        with torch.no_grad():
+            ref = module.estimate_motion(x)
+        with torch.autocast('cuda', dtype=dtype):
+            out = module(x)
+            motion = module.estimate_motion(x)
     out.float().square().mean().backward()
     assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
-    assert motion.dtype == torch.float32  # matching runs in float32 under autocast
-    # Only the reduced-precision 1x1 reduction differs.
-    assert (motion[:, 2] - ref[:, 2]).abs().max() < 0.05
+    assert motion.dtype == torch.float32
+    assert (motion - ref).abs().max() <= 1e-3
 
 
 def test_torch_compile_matches_eager():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ms_plugin.ops import (CORRELATION_IMPLS, displacement_grid, kernel_soft_argmax, l2_normalize,
-                           local_correlation, max_and_argmax, naive_local_correlation)
+                           local_correlation, naive_local_correlation)
 
 
 @pytest.fixture(autouse=True)
@@ -186,49 +186,6 @@ def test_soft_argmax_low_precision(dtype):
     torch.testing.assert_close(disp.float(), ref, atol=1e-2, rtol=0)
 
 
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float64, torch.float16])
-def test_max_and_argmax_is_tensor_max(dtype):
-    scores = torch.rand(40, 225).to(dtype)
-    scores[0] = 0                              # all tied: the first index
-    scores[1, [30, 100, 200]] = 2              # a tie of three: the first of them
-    scores[2] = -0.0                           # -0 == 0
-    scores[3, 10], scores[3, 11] = -0.0, 0.0
-    scores[4, 224] = 3                         # the last channel
-    scores[5] = -torch.rand(225).to(dtype)     # negative scores
-    # Positive floats ordered as their bits: one more is the next float up.
-    bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[scores.element_size()]
-    scores[6, 50] = (scores[6].max().view(bits) + 1).view(dtype)  # above the rest by one ulp
-    scores[7] = 0
-    scores[7, 3] = torch.ones((), dtype=bits).view(dtype)  # the smallest subnormal
-    scores = scores.requires_grad_(True)
-    value, index = max_and_argmax(scores)
-    ref_value, ref_index = scores.max(dim=-1, keepdim=True)
-    assert torch.equal(index, ref_index) and torch.equal(value, ref_value)
-    # The gradient goes to the one score at the index, as Tensor.max's does.
-    grad = torch.rand_like(value)
-    ours, = torch.autograd.grad(value, scores, grad)
-    theirs, = torch.autograd.grad(ref_value, scores, grad)
-    assert torch.equal(ours, theirs)
-
-
-def test_max_and_argmax_traced_records_tensor_max():
-    scores = torch.rand(6, 5, 9)
-    scores[0] = 0
-    traced = torch.jit.trace(max_and_argmax, scores)
-    assert 'aten::max' in str(traced.graph) and 'aten::amax' not in str(traced.graph)
-    for ours, ref in zip(traced(scores), max_and_argmax(scores)):
-        assert torch.equal(ours, ref)
-
-
-def test_max_and_argmax_keeps_leading_dims_and_nan():
-    scores = torch.rand(2, 3, 4, 9)
-    value, index = max_and_argmax(scores)
-    assert value.shape == index.shape == (2, 3, 4, 1) and index.dtype == torch.int64
-    scores[0, 0, 0, 4] = float('nan')
-    value, index = max_and_argmax(scores)
-    assert torch.isnan(value[0, 0, 0, 0]) and 0 <= index.min() and index.max() < 9
-
-
 def test_soft_argmax_rejects_bad_input():
     with pytest.raises(ValueError, match='225'):
         kernel_soft_argmax(torch.zeros(1, 9, 2, 2))
@@ -301,8 +258,7 @@ def test_correlation_is_the_same_with_and_without_autograd(impl):
 
 
 def test_correlation_does_not_mix_maps_of_a_batch():
-    # The maps are stacked vertically inside the op: vertical offsets past a
-    # map's edge must read zeros, not the next map's rows.
+    # Vertical offsets past a map's edge must read zeros, not the next map's rows.
     f1 = torch.randn(3, 4, 5, 6, dtype=torch.float64)
     f2 = torch.randn(3, 4, 5, 6, dtype=torch.float64)
     out = local_correlation(f1, f2, 3)

@@ -1,30 +1,41 @@
-"""The measuring helpers behind tools/analysis/benchmark_ms.py and gpu_check.py."""
+"""The measuring helpers of tools/analysis (profiling.py): timing and memory kept for backward."""
 import statistics
+import sys
+from pathlib import Path
 
 import torch
+import torch.utils.checkpoint
 
-from ms_plugin.utils.profiling import (MIB, interleaved_medians, interleaved_times, medians_ms,
-                                       no_grad, paired_ratio, ratios,
-                                       saved_tensor_bytes)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools' / 'analysis'))
+from profiling import (MIB, interleaved_medians, interleaved_times,  # noqa: E402
+                       kept_for_backward, medians_ms, no_grad, paired_ratio, ratios)
 
 
-def test_saved_tensor_bytes_counts_each_storage_once():
+def test_kept_for_backward_counts_each_storage_once():
     torch.manual_seed(0)
     x = torch.randn(256, 1024, requires_grad=True)  # 1 MiB
     w = torch.randn(1024, 1024, requires_grad=True)  # 4 MiB
-    y = (x @ w).relu()  # mm keeps x and w; relu keeps its output (1 MiB)
-    z = y * y  # keeps y again: the same storage
-    kept = saved_tensor_bytes(z)
-    assert kept.total == 6 * MIB
-    assert sorted(size for _, _, size in kept.by_node) == [MIB, MIB, 4 * MIB]
-    assert saved_tensor_bytes(z, exclude=[w]).total == 2 * MIB
+
+    def forward():
+        y = (x @ w).relu()  # mm keeps x and w; relu keeps its output (1 MiB)
+        return y * y  # keeps y again: the same storage
+    kept, out = kept_for_backward(forward)
+    assert kept.total == 6 * MIB and out.shape == (256, 1024)
+    assert sorted(size for _, size in kept.by_shape) == [MIB, MIB, 4 * MIB]
     assert '6.0 MiB' in kept.describe()
-
-
-def test_saved_tensor_bytes_of_a_graph_free_output_is_zero():
     with torch.no_grad():
-        out = torch.randn(4, 4, requires_grad=True) * 2
-    assert saved_tensor_bytes(out).total == 0
+        assert kept_for_backward(forward)[0].total == 0
+
+
+def test_kept_for_backward_counts_a_checkpoints_inputs_not_its_inside():
+    x = torch.randn(256, 1024, requires_grad=True)  # 1 MiB
+
+    def inside(t):
+        return (t * 2).sin().relu()  # sin keeps its input, relu its output: 1 MiB each
+    plain, _ = kept_for_backward(lambda: inside(x))
+    recomputed, _ = kept_for_backward(
+        lambda: torch.utils.checkpoint.checkpoint(inside, x, use_reentrant=False))
+    assert plain.total == 2 * MIB and recomputed.total == MIB  # the input only
 
 
 def test_interleaved_medians_runs_setup_and_cases_in_turn():

@@ -317,14 +317,3 @@ def test_missing_or_unwritable_paths_stop_each_tool_with_one_line(tmp_path):
         assert lines[0].startswith(f'{Path(cases[name][0][0]).name}: error: '), (name, err)
         assert 'Traceback' not in err and 'wrote' not in out, (name, out, err)
 
-
-def test_benchmark_ops_times_the_ops_and_checks_their_results():
-    out = _run(str(TOOLS / 'analysis' / 'benchmark_ops.py'), '--frames', '3', '--size', '6',
-               '--max-displacement', '2', '--repeats', '1', '--warmup', '0', '--threads', '1')
-    rows = re.findall(r'\| (max_and_argmax \(2, 6, 6, 25\)|pointwise_conv \d+->\d+) \| '
-                      r'([\d.]+) \| (Tensor.max|F.conv2d) \| ([\d.]+) \| ([\d.]+) \| ([^|]+) \|',
-                      out)
-    assert len(rows) == 6, out
-    assert rows[0][5].strip() == 'identical'
-    for row in rows[1:]:
-        assert float(row[5].split()[-1]) < 1e-3, out

@@ -7,10 +7,10 @@ import torch.nn as nn
 from mmaction.registry import MODELS
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
+from torch.utils.checkpoint import checkpoint
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
-                   correlation_motion, l2_normalize, relu_add_)
-from .pointwise_conv import PointwiseConv2d
+                   correlation_motion, l2_normalize)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -24,14 +24,10 @@ class SeparableConvBlock(nn.Sequential):
         kernel_size (int): Kernel size of the depthwise conv (odd).
         norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Config of the activations. Defaults to ``dict(type='ReLU')``.
-        pointwise_act (bool): Whether the ``1 x 1`` conv has the activation
-            (the MS module's last block leaves it to its residual sum).
-            Defaults to True.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'),
-                 pointwise_act: bool = True) -> None:
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU')) -> None:
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
         super().__init__()
@@ -39,8 +35,7 @@ class SeparableConvBlock(nn.Sequential):
                                     padding=kernel_size // 2, groups=in_channels,
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
-                                    act_cfg=act_cfg if pointwise_act else None)
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
 
 
 @MODELS.register_module()
@@ -137,17 +132,10 @@ class MotionSqueeze(BaseModule):
         self.motion_sink: Optional[List[torch.Tensor]] = None
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
-                                 conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
-                                 act_cfg=act_cfg)
-        # A last ReLU only feeds the residual sum: it runs inside the sum
-        # (ms_plugin.ops.relu_add_), in place, whose backward keeps a 1-byte
-        # mask instead of its output; the last block is built without it.
-        self.relu_in_sum = (act_cfg or {}).get('type') == 'ReLU'
+                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
         channels = [3 if use_confidence else 2, *transform_channels, in_channels]
-        last = len(transform_kernel_sizes) - 1
         self.transform = nn.Sequential(*[
-            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg,
-                               pointwise_act=not (i == last and self.relu_in_sum))
+            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
 
@@ -189,11 +177,13 @@ class MotionSqueeze(BaseModule):
         """
         self._check_input(x)
         t = self.num_segments
-        feat = self.reduce(x)  # [N*T, C', H, W]
-        nt, c, h, w = feat.shape
-        with torch.autocast(device_type=feat.device.type, enabled=False):
-            # Matching runs in float32 under autocast: temperature * corr needs the precision.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            # Under autocast the reduction runs in float32 too, in the weights'
+            # dtype: temperature * corr needs the precision (bf16 features
+            # moved the motion map by 10 %).
+            feat = self.reduce(x.to(self.reduce.conv.weight.dtype))  # [N*T, C', H, W]
             feat = l2_normalize(feat.to(accumulation_dtype(feat.dtype)))
+        nt, c, h, w = feat.shape
         feat = feat.view(nt // t, t, c, h, w)  # [N*T, C', H, W] -> [N, T, C', H, W]
         src = feat[:, :-1].reshape(-1, c, h, w)  # [N, T-1, C', H, W] -> [N*(T-1), C', H, W]
         tgt = feat[:, 1:].reshape(-1, c, h, w)
@@ -213,11 +203,12 @@ class MotionSqueeze(BaseModule):
         src, tgt = self.frame_pairs(x)
         _, _, h, w = src.shape
         with torch.autocast(device_type=src.device.type, enabled=False):
-            # Correlation, ReLU and soft-argmax; backward recomputes the
-            # correlation rather than keep four correlation-sized tensors.
-            motion = correlation_motion(src, tgt, self.max_displacement, self.sigma,
-                                        self.temperature, self.soft_argmax,
-                                        self.correlation_impl)  # [N*(T-1), 3, H, W]
+            # Correlation, ReLU and soft-argmax. Backward runs them again
+            # rather than keep their correlation-sized tensors
+            # ([N*(T-1), (2d+1)**2, H, W] each): docs/benchmarks.md.
+            motion = checkpoint(correlation_motion, src, tgt, self.max_displacement, self.sigma,
+                                self.temperature, self.soft_argmax, self.correlation_impl,
+                                use_reentrant=False)  # [N*(T-1), 3, H, W]
         motion = motion.view(-1, self.num_segments - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
         # The last frame has no successor: it repeats the last pair's map.
         motion = torch.cat([motion, motion[:, -1:]], dim=1)  # -> [N, T, 3, H, W]
@@ -238,8 +229,7 @@ class MotionSqueeze(BaseModule):
         if not self.use_confidence:
             motion = motion[:, :2]  # [N*T, 3, H, W] -> [N*T, 2, H, W]
         # Under autocast the convs give half precision: the sum is in x's dtype.
-        out = self.transform(motion.to(x.dtype)).to(x.dtype)  # [N*T, C, H, W]
-        return relu_add_(out, x) if self.relu_in_sum else x + out
+        return x + self.transform(motion.to(x.dtype)).to(x.dtype)  # [N*T, C, H, W]
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '

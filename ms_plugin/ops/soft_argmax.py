@@ -1,68 +1,40 @@
 """Displacement and confidence from a local correlation volume."""
-import math
-from typing import Tuple, Union
+from typing import Tuple
 
 import torch
-import torch.nn.functional as F
 
-from .correlation import accumulation_dtype
-from .tables import descending_rank, gaussian_table, recording_a_graph, unit_grid
+from .correlation import accumulation_dtype, local_correlation
 
-__all__ = ['kernel_soft_argmax', 'soft_argmax_backward', 'max_and_argmax',
-           'SOFT_ARGMAX_MODES']
+__all__ = ['displacement_grid', 'kernel_soft_argmax', 'correlation_motion', 'SOFT_ARGMAX_MODES']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
-# Logits further than this below the best one weigh under e^-80 in the softmax.
-_LOGIT_RANGE = 80.0
 
 
-def max_and_argmax(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``scores.max(dim=-1, keepdim=True)`` from vectorised reductions: the maximum, its index.
-
-    ``Tensor.max`` with indices walks every row element by element on the
-    CPU. Here the vectorised ``amax`` finds the maximum; ``score - max`` is 0
-    exactly where a score equals it (the difference of two floats is 0 only
-    when they are equal) and at least the smallest subnormal away from 0
-    elsewhere. Scaled by ``2**(2m)``, large enough to take that smallest
-    difference below ``-2K``, and added to a rank that is largest for the
-    first channel, it leaves the ranks of the maxima and negative keys (or
-    ``-inf``) elsewhere; a second ``amax`` reads the first maximum's rank
-    back. Multiplications, additions and reductions only, each vectorised.
-    The maximum is then gathered at that
-    index, so that its gradient, like ``Tensor.max``'s, goes to that one
-    score. The same values and indices as ``Tensor.max`` (ties go to the
-    first index) for scores without infinities; a row holding NaN gives the
-    maximum NaN and index 0. ``docs/benchmarks.md`` times both.
-
-    While a graph is recorded (a TorchScript trace for ONNX export or FLOP
-    counting, ``torch.compile``), ``Tensor.max`` itself is recorded: ONNX
-    Runtime and the compilers have one fused arg-max, faster than the chain.
-
-    Args:
-        scores (Tensor): ``[..., K]`` floats; half precision is ranked in float32.
+def displacement_grid(max_displacement: int, device=None,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(dx, dy) of every correlation channel, in feature-grid cells.
 
     Returns:
-        tuple[Tensor, Tensor]: the maximum ``[..., 1]`` (the dtype of
-        ``scores``) and its index ``[..., 1]`` (int64).
+        Tensor: ``[2, (2d+1)**2]``; row 0 is dx, row 1 is dy, and channel
+        ``k = (dy + d) * (2d + 1) + (dx + d)`` (dy is the outer index).
     """
-    if recording_a_graph():
-        return scores.max(dim=-1, keepdim=True)
-    k = int(scores.shape[-1])
-    plain = scores.detach()  # the index takes no gradient
-    if plain.dtype not in (torch.float32, torch.float64):
-        plain = plain.float()  # 2**(2m) would overflow half precision
-    info = torch.finfo(plain.dtype)
-    # m: (2**m)**2 * smallest subnormal >= 2K, i.e. 2m >= -log2(tiny * eps) + log2(2K).
-    smallest = math.log2(info.tiny) + math.log2(info.eps)  # log2 of the smallest subnormal
-    half_power = 2.0 ** math.ceil((math.log2(2 * k) - smallest) / 2)
-    top = plain.amax(dim=-1, keepdim=True)  # [..., 1]
-    rank = descending_rank(k, plain.dtype, plain.device)  # [K]: K for the first channel, 1 last
-    # rank (>= 1) at a maximum; below -K (or -inf) elsewhere: [..., K]
-    key = torch.sub(plain, top).mul_(half_power).mul_(half_power).add_(rank)
-    first = key.amax(dim=-1, keepdim=True).nan_to_num_(nan=float(k))  # [..., 1]
-    best = (k - first).long()
-    # A row holding NaN has the maximum NaN, as with Tensor.max.
-    return torch.where(top.isnan(), top.to(scores.dtype), scores.gather(-1, best)), best
+    d = max_displacement
+    offsets = torch.arange(-d, d + 1, device=device, dtype=dtype)
+    dy, dx = torch.meshgrid(offsets, offsets, indexing='ij')
+    return torch.stack([dx.reshape(-1), dy.reshape(-1)])
+
+
+def _check(corr: torch.Tensor, d: int, sigma: float, temperature: float, mode: str) -> None:
+    if mode not in SOFT_ARGMAX_MODES:
+        raise ValueError(f'mode must be one of {SOFT_ARGMAX_MODES}, got {mode!r}.')
+    if mode != 'hard' and not temperature > 0:
+        raise ValueError(f'temperature must be positive, got {temperature}.')
+    if mode == 'kernel' and not sigma > 0:
+        raise ValueError(f'sigma must be positive, got {sigma}.')
+    p2 = (2 * d + 1) ** 2
+    if corr.dim() != 4 or corr.shape[1] != p2:
+        raise ValueError(f'corr must be [N, (2d+1)**2 = {p2}, H, W] for max_displacement={d}; '
+                         f'got {tuple(corr.shape)}.')
 
 
 def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: float = 5.0,
@@ -94,115 +66,51 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         maximum of ``corr`` over displacements. Both in the dtype of ``corr``;
         computed in float32 at least.
     """
-    if mode not in SOFT_ARGMAX_MODES:
-        raise ValueError(f'mode must be one of {SOFT_ARGMAX_MODES}, got {mode!r}.')
-    if mode != 'hard' and not temperature > 0:
-        raise ValueError(f'temperature must be positive, got {temperature}.')
-    if mode == 'kernel' and not sigma > 0:
-        raise ValueError(f'sigma must be positive, got {sigma}.')
     d = max_displacement
-    p2 = (2 * d + 1) ** 2
-    if corr.dim() != 4 or corr.shape[1] != p2:
-        raise ValueError(f'corr must be [N, (2d+1)**2 = {p2}, H, W] for max_displacement={d}; '
-                         f'got {tuple(corr.shape)}.')
+    _check(corr, d, sigma, temperature, mode)
     if d == 0:  # one displacement only: it is zero
-        zeros = corr.new_zeros((corr.shape[0], 2) + corr.shape[2:])
-        return zeros, corr.clone()
-    acc = accumulation_dtype(corr.dtype)
-    with torch.autocast(device_type=corr.device.type, enabled=False):
-        # [N, K, H, W] -> [N, H, W, K]: a free view for local_correlation's output.
-        scores = corr.permute(0, 2, 3, 1).to(acc)
-        # Displacements in units of d, so the expectation lands in [-1, 1].
-        grid = unit_grid(d, acc, corr.device)  # [2, K]
-        confidence, best = max_and_argmax(scores)  # [N, H, W, 1] each
-        if mode == 'hard':
-            displacement = torch.cat([grid[0][best], grid[1][best]], dim=-1)  # [N, H, W, 2]
-        else:
-            prob = _probabilities(scores, confidence, best, d, sigma, temperature, mode)
-            displacement = prob @ grid.t()  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
-    # [N, H, W, C] -> [N, C, H, W]
-    displacement = displacement.permute(0, 3, 1, 2).to(corr.dtype)
-    confidence = confidence.permute(0, 3, 1, 2).to(corr.dtype)
-    return displacement, confidence
-
-
-def _logit_factor_and_floor(scores: torch.Tensor, confidence: torch.Tensor, best: torch.Tensor,
-                            d: int, sigma: float, temperature: float,
-                            mode: str) -> Tuple[Union[torch.Tensor, float], torch.Tensor]:
-    """The factor that makes the logits from the scores, and the floor the logits are raised to.
-
-    Returns:
-        tuple: the factor (``[N, H, W, K]`` rows of the Gaussian table times
-        ``temperature`` for ``'kernel'``, the float ``temperature`` for
-        ``'plain'``) and the floor ``[N, H, W, 1]``.
-    """
-    if mode == 'kernel':
-        # Row k* of the table is the Gaussian centred on displacement k*.
-        table = gaussian_table(d, sigma, temperature, scores.dtype, scores.device)  # [K, K]
-        factor = F.embedding(best.squeeze(-1), table)  # [N, H, W, K]
-    else:
-        factor = temperature
-    # The logit at the argmax is temperature * confidence (the Gaussian is 1
-    # there), so the largest is at least that. Raising the logits more than
-    # _LOGIT_RANGE below it to that floor changes no probability measurably,
-    # and keeps them from underflowing to denormal floats, which make exp()
-    # and the expectation's matrix product several times slower on CPU. The
-    # floor is a constant for autograd: ReLU's and softmax's gradients are
-    # unchanged.
-    floor = (confidence * temperature - _LOGIT_RANGE).detach()  # [N, H, W, 1]
-    return factor, floor
-
-
-def _probabilities(scores: torch.Tensor, confidence: torch.Tensor, best: torch.Tensor, d: int,
-                   sigma: float, temperature: float, mode: str) -> torch.Tensor:
-    """The softmax over displacements, ``[N, H, W, K]``, of ``'kernel'`` or ``'plain'``."""
-    factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma, temperature, mode)
-    # In place on the temporaries (autograd keeps what it needs): no new buffers.
-    logits = factor.mul_(scores) if torch.is_tensor(factor) else scores * factor
-    return torch.softmax(logits.clamp_(min=floor), dim=-1)  # [N, H, W, K]
-
-
-def soft_argmax_backward(corr: torch.Tensor, grad_displacement: torch.Tensor,
-                         grad_confidence: torch.Tensor, max_displacement: int = 7,
-                         sigma: float = 5.0, temperature: float = 100.0,
-                         mode: str = 'kernel') -> torch.Tensor:
-    """The gradient of :func:`kernel_soft_argmax` with respect to ``corr``, from ``corr``.
-
-    What autograd computes through :func:`kernel_soft_argmax`, written out,
-    so that a caller can recompute it from ``corr`` instead of keeping the
-    softmax's inputs and outputs for backward.
-
-    Args:
-        corr (Tensor): ``[N, (2d+1)**2, H, W]``, the forward's input.
-        grad_displacement (Tensor): ``[N, 2, H, W]``.
-        grad_confidence (Tensor): ``[N, 1, H, W]``.
-        max_displacement, sigma, temperature, mode: As in the forward.
-
-    Returns:
-        Tensor: ``[N, H, W, (2d+1)**2]`` (displacements innermost, as
-        :func:`~ms_plugin.ops.local_correlation` lays them out), in float32
-        at least.
-    """
-    d = max_displacement
+        return corr.new_zeros((corr.shape[0], 2) + corr.shape[2:]), corr.clone()
     acc = accumulation_dtype(corr.dtype)
     with torch.autocast(device_type=corr.device.type, enabled=False):
         scores = corr.permute(0, 2, 3, 1).to(acc)  # [N, K, H, W] -> [N, H, W, K]
-        confidence, best = max_and_argmax(scores)  # [N, H, W, 1] each
-        # [N, 1, H, W] -> [N, H, W, 1]
-        grad_confidence = grad_confidence.permute(0, 2, 3, 1).to(acc)
-        if mode == 'hard' or d == 0:  # the displacement does not depend on corr
-            # max: the confidence's gradient goes to the argmax.
-            return torch.zeros_like(scores).scatter_(-1, best, grad_confidence)
-        factor, floor = _logit_factor_and_floor(scores, confidence, best, d, sigma,
-                                                temperature, mode)
-        logits = scores * factor  # [N, H, W, K]
-        # clamp(min=floor) passes the gradient where logits >= floor.
-        clamped = logits < floor
-        prob = torch.softmax(logits.clamp_(min=floor), dim=-1)
-        # expectation: [N, 2, H, W] -> [N, H, W, 2] x [2, K] -> [N, H, W, K]
-        grad = grad_displacement.permute(0, 2, 3, 1).to(acc) @ unit_grid(d, acc, corr.device)
-        # softmax: prob * (grad - sum(prob * grad)), then the factor, all in place.
-        grad = grad.sub_((prob * grad).sum(dim=-1, keepdim=True)).mul_(prob).mul_(factor)
-        # max: the confidence's gradient goes to the argmax.
-        grad = torch.where(clamped, grad.new_zeros(()), grad)  # faster than masked_fill_ on CPU
-        return grad.scatter_add_(-1, best, grad_confidence)
+        cells = displacement_grid(d, corr.device, acc).t()  # [K, 2]: (dx, dy)
+        confidence, best = scores.max(dim=-1)  # [N, H, W] each
+        if mode == 'hard':
+            displacement = cells[best]  # [N, H, W, 2]
+        else:
+            logits = scores * temperature
+            if mode == 'kernel':
+                # Row k* of the table: the Gaussian centred on displacement k*.
+                dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
+                table = torch.exp(dist2 / (-2 * sigma ** 2))
+                logits = logits * table[best]  # [N, H, W, K]
+            prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
+            displacement = prob @ cells  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
+    # [N, H, W, 2] -> [N, 2, H, W]; units of d: in [-1, 1]
+    displacement = (displacement / d).permute(0, 3, 1, 2).to(corr.dtype)
+    return displacement, confidence.unsqueeze(1).to(corr.dtype)  # [N, H, W] -> [N, 1, H, W]
+
+
+def correlation_motion(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
+                       sigma: float = 5.0, temperature: float = 100.0, mode: str = 'kernel',
+                       impl: str = 'strided') -> torch.Tensor:
+    """``kernel_soft_argmax(local_correlation(f1, f2).relu())`` as one ``[N, 3, H, W]`` map.
+
+    Args:
+        f1 (Tensor): Source features ``[N, C, H, W]`` (L2-normalised by the caller).
+        f2 (Tensor): Target features ``[N, C, H, W]``.
+        max_displacement (int): ``d``. Defaults to 7.
+        sigma (float): Std of the Gaussian, in grid cells. Defaults to 5.0.
+        temperature (float): Multiplies the logits. Defaults to 100.0.
+        mode (str): As in :func:`kernel_soft_argmax`. Defaults to ``'kernel'``.
+        impl (str): As in :func:`~ms_plugin.ops.local_correlation`.
+            Defaults to ``'strided'``.
+
+    Returns:
+        Tensor: ``[N, 3, H, W]`` in the dtype of ``f1``: dx, dy (in units of
+        ``d``) and the confidence.
+    """
+    corr = local_correlation(f1, f2, max_displacement, impl).relu()  # [N, K, H, W]
+    displacement, confidence = kernel_soft_argmax(corr, max_displacement, sigma, temperature,
+                                                  mode)
+    return torch.cat([displacement, confidence], dim=1)  # [N, 2 + 1, H, W]

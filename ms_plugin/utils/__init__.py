@@ -5,8 +5,5 @@ the visualization, the tools and the tests (the models do not import them).
   unreadable file, resume choice, key-mismatch reports;
 - ``official_ckpt``: the key map from the authors' checkpoints to this
   plugin's MSNet;
-- ``video``: the one video writer;
-- ``profiling``: timing and saved-tensor memory, for the benchmarks;
-- ``authors_ms``: the authors' MS module, loaded from a clone of their
-  repository at run time, for comparisons.
+- ``video``: the one video writer.
 """

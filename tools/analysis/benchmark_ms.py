@@ -19,7 +19,7 @@ interleaved so that load changes hit every timing alike):
 - with ``--memory``, what autograd keeps for backward (unique storages,
   parameters and inputs included) in the backbone and in its MS module;
 - with ``--reference-repo PATH`` (a clone of github arunos728/MotionSqueeze,
-  read at run time by ``ms_plugin.utils.authors_ms``), the authors' MS
+  read at run time by ``authors_ms.py`` of this folder), the authors' MS
   module against this one, same features and weights, fwd and fwd+bwd.
 
 Example::
@@ -31,23 +31,25 @@ Example::
 import argparse
 import copy
 import os
+import sys
 import tempfile
 from typing import Callable
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
 # First: the plugin's warning filters must precede mmengine.logging's imports.
-import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
-from mmengine.logging import MMLogger
-from ms_plugin.apis import add_timing_args, apply_timing_args
-from ms_plugin.deployment import export_onnx, ort_session
-from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules
-from ms_plugin.models.backbones import ResNetTSM_MS
-from ms_plugin.ops import kernel_soft_argmax, local_correlation, naive_local_correlation
-from ms_plugin.utils.authors_ms import copy_weights_to_authors, load_authors_ms
-from ms_plugin.utils.profiling import (MIB, cpu_name, device_name, interleaved_times,
-                                       medians_ms, no_grad, ort_kernel_times, ratios,
-                                       saved_tensor_bytes)
+import ms_plugin  # noqa: E402,F401  (registers the modules, applies the stack fixes)
+from authors_ms import copy_weights_to_authors, load_authors_ms  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from ms_plugin.cli import add_timing_args, apply_timing_args  # noqa: E402
+from ms_plugin.deployment import export_onnx, ort_session  # noqa: E402
+from ms_plugin.models import fuse_conv_bn, motion_squeeze_modules  # noqa: E402
+from ms_plugin.models.backbones import ResNetTSM_MS  # noqa: E402
+from ms_plugin.ops import (kernel_soft_argmax, local_correlation,  # noqa: E402
+                           naive_local_correlation)
+from profiling import (MIB, cpu_name, device_name, interleaved_times,  # noqa: E402
+                       kept_for_backward, medians_ms, no_grad, ort_kernel_times, ratios)
 
 
 def parse_args() -> argparse.Namespace:
@@ -165,14 +167,12 @@ def memory_report(backbone: torch.nn.Module, clip: torch.Tensor, feat: torch.Ten
                   depth: int) -> None:
     """What autograd keeps for backward (train mode): backbone, MS module, MS's largest parts."""
     backbone.train()
-    out = backbone(clip)
-    total = saved_tensor_bytes(out[-1] if isinstance(out, (tuple, list)) else out).total
-    del out
-    ms = saved_tensor_bytes(backbone.ms_layer2(feat.clone().requires_grad_(True)))
+    total = kept_for_backward(lambda: backbone(clip))[0].total
+    ms = kept_for_backward(lambda: backbone.ms_layer2(feat.clone().requires_grad_(True)))[0]
     print(f'saved for backward (train mode; unique storages, parameters and inputs included): '
           f'MSNet-R{depth} backbone {total / MIB:.1f} MiB, its MS module {ms.total / MIB:.1f} MiB '
           f'({100 * ms.total / total:.2f}%)')
-    print('MS module, by autograd node [shape] MiB: ' + ms.describe(top=10))
+    print('MS module, by shape, MiB: ' + ms.describe(top=10))
 
 
 def authors_cases(args: argparse.Namespace, ms: torch.nn.Module, feat: torch.Tensor,

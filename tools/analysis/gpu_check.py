@@ -31,15 +31,16 @@ from typing import List, Tuple
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
 # First: the plugin's warning filters must precede mmengine.logging's imports.
-import ms_plugin  # noqa: F401  (registers the modules, applies the stack fixes)
-from mmengine.logging import MMLogger
-from ms_plugin.apis import add_timing_args
-from ms_plugin.models.backbones import ResNetTSM_MS
-from ms_plugin.ops import (CORRELATION_IMPLS, correlation_soft_argmax, l2_normalize,
+import ms_plugin  # noqa: E402,F401  (registers the modules, applies the stack fixes)
+from mmengine.logging import MMLogger  # noqa: E402
+from ms_plugin.cli import add_timing_args  # noqa: E402
+from ms_plugin.models.backbones import ResNetTSM_MS  # noqa: E402
+from ms_plugin.ops import (CORRELATION_IMPLS, correlation_motion, l2_normalize,  # noqa: E402
                            local_correlation)
-from ms_plugin.utils.profiling import (MIB, device_name, interleaved_medians, interleaved_times,
-                                       medians_ms, ratios, saved_tensor_bytes)
+from profiling import (MIB, device_name, interleaved_medians, interleaved_times,  # noqa: E402
+                       kept_for_backward, medians_ms, ratios)
 
 REPO = Path(__file__).resolve().parents[2]
 Row = Tuple[str, str, str]  # (check, result, detail)
@@ -140,13 +141,11 @@ def memory(args, msnet, tsm, clip, device) -> List[Row]:
             torch.cuda.synchronize(device)
             peaks[name] = (torch.cuda.max_memory_allocated(device) - before) / MIB
         with torch.autocast(device.type, dtype=torch.bfloat16):
-            out = module(clip)
-        saved[name] = saved_tensor_bytes(out[-1] if isinstance(out, (tuple, list)) else out)
-        del out
+            saved[name] = kept_for_backward(lambda m=module: m(clip))[0]
+    feat = torch.randn((args.clips * args.frames, 512) + tuple(s // 8 for s in clip.shape[-2:]),
+                       device=device, requires_grad=True)
     with torch.autocast(device.type, dtype=torch.bfloat16):
-        ms_saved = saved_tensor_bytes(msnet.ms_layer2(torch.randn(
-            (args.clips * args.frames, 512) + tuple(s // 8 for s in clip.shape[-2:]),
-            device=device, requires_grad=True)))
+        ms_saved = kept_for_backward(lambda: msnet.ms_layer2(feat))[0]
     rows = []
     if peaks:
         rows.append(('peak memory of the bf16 training step',
@@ -172,8 +171,7 @@ def correlation_impls(args, device) -> List[Row]:
                 local_correlation(f1, f2, 7, impl)
 
         def fwd_bwd(impl=impl):
-            disp, conf = correlation_soft_argmax(f1, f2, 7, impl=impl)
-            (disp.sum() + conf.sum()).backward()
+            correlation_motion(f1, f2, 7, impl=impl).sum().backward()
         cases[f'{impl} fwd'] = forward
         cases[f'{impl} fwd+bwd'] = fwd_bwd
     med = interleaved_medians(cases, args.repeats, args.warmup, device, shuffle_seed=0)

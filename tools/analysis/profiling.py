@@ -1,4 +1,4 @@
-"""Measuring helpers shared by ``tools/analysis/benchmark_ms.py`` and ``gpu_check.py``.
+"""Measuring helpers of ``benchmark_ms.py``, ``ablate_ms.py`` and ``gpu_check.py`` (this folder).
 
 - :func:`interleaved_times` and :func:`interleaved_medians`: the times of
   several cases, run in turn within every repeat, so that a change of load
@@ -6,9 +6,8 @@
   ``perf_counter`` on the CPU. :func:`paired_ratio`: the median of the
   ratios of two cases timed in the same repeat; :func:`ratios`: that and
   the ratio of their medians.
-- :func:`saved_tensor_bytes`: the memory autograd keeps for backward after a
-  forward, as unique storages, broken down by the autograd node that saved
-  them.
+- :func:`kept_for_backward`: the memory autograd keeps for backward during
+  a forward, as unique storages.
 - :func:`ort_kernel_times`: ONNX Runtime's profile of a model, by node.
 - :func:`cpu_name`: the CPU's model name, printed next to every figure.
 """
@@ -20,12 +19,12 @@ import random
 import statistics
 import tempfile
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 
 __all__ = ['interleaved_times', 'interleaved_medians', 'medians_ms', 'paired_ratio', 'ratios',
-           'saved_tensor_bytes', 'SavedTensors', 'ort_kernel_times',
+           'kept_for_backward', 'SavedTensors', 'ort_kernel_times',
            'cpu_name', 'device_name', 'MIB']
 
 MIB = 2 ** 20
@@ -175,22 +174,20 @@ def ratios(times: Dict[str, List[float]], numerator: str,
     return medians, paired_ratio(times, numerator, denominator)
 
 
-class SavedTensors(collections.namedtuple('SavedTensors', 'total by_node')):
-    """What :func:`saved_tensor_bytes` returns.
+class SavedTensors(collections.namedtuple('SavedTensors', 'total by_shape')):
+    """What :func:`kept_for_backward` returns.
 
     Attributes:
         total (int): Bytes of the unique storages saved for backward.
-        by_node (list[tuple[str, tuple, int]]): ``(node name, shape, bytes)``
-            for every storage, largest first; a storage saved by several
-            nodes counts once, for the first node met walking back from the
-            outputs.
+        by_shape (list[tuple[tuple, int]]): ``(shape, bytes)`` of every
+            storage, largest first (a storage saved several times counts once).
     """
 
     def describe(self, top: int = 12) -> str:
-        """One line: the total in MiB and the largest storages."""
+        """One line: the total in MiB and the largest storages by shape."""
         merged = collections.Counter()
-        for node, shape, size in self.by_node:
-            merged[f'{node} {list(shape)}'] += size
+        for shape, size in self.by_shape:
+            merged[str(list(shape))] += size
         parts = [f'{label} {size / MIB:.1f}' for label, size in merged.most_common(top)]
         rest = sum(merged.values()) - sum(size for _, size in merged.most_common(top))
         if rest:
@@ -198,57 +195,30 @@ class SavedTensors(collections.namedtuple('SavedTensors', 'total by_node')):
         return f'{self.total / MIB:.1f} MiB: ' + ', '.join(parts)
 
 
-def _tensors(value) -> Iterable[torch.Tensor]:
-    values = value if isinstance(value, (tuple, list)) else (value, )
-    return (v for v in values if isinstance(v, torch.Tensor))
+def kept_for_backward(fn: Callable[[], object]) -> Tuple[SavedTensors, object]:
+    """The memory autograd keeps for backward while ``fn()`` runs a forward.
 
-
-def _saved_by(node) -> Iterable[torch.Tensor]:
-    """The tensors an autograd node holds for its backward."""
-    if hasattr(node, 'saved_tensors'):  # a custom autograd.Function
-        yield from node.saved_tensors
-    for attr in dir(node):
-        if attr.startswith('_saved_'):
-            try:
-                yield from _tensors(getattr(node, attr))
-            except RuntimeError:  # a saved value already freed
-                continue
-
-
-def saved_tensor_bytes(outputs: Sequence[torch.Tensor],
-                       exclude: Iterable[torch.Tensor] = ()) -> SavedTensors:
-    """The memory autograd holds to run backward from ``outputs``.
-
-    Walks the autograd graph back from ``outputs`` and counts every storage
-    that a node saved once (views of one storage count once).
-
-    Args:
-        outputs (Sequence[Tensor]): Tensors of a forward that recorded a graph.
-        exclude (Iterable[Tensor]): Tensors whose storages are not counted,
-            e.g. the parameters, which exist whether or not a graph is kept.
+    Counts every storage handed to autograd to keep (``saved_tensors_hooks``),
+    once, parameters and inputs included. What a non-reentrant
+    ``torch.utils.checkpoint`` region saves goes to the checkpoint's own
+    hooks and is not kept (it is recomputed); the inputs the checkpoint keeps
+    are counted. Walking the graph instead would miss those inputs and make
+    the checkpoint recompute.
 
     Returns:
-        SavedTensors: the total and the breakdown by node.
+        tuple[SavedTensors, object]: the count and ``fn()``'s result.
     """
-    excluded = {t.untyped_storage().data_ptr() for t in exclude}
-    counted = set(excluded)
-    by_node = []
-    seen = set()
-    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for tensor in _saved_by(node):
-            storage = tensor.untyped_storage()
-            if storage.data_ptr() in counted or storage.nbytes() == 0:
-                continue
-            counted.add(storage.data_ptr())
-            by_node.append((node.name(), tuple(tensor.shape), storage.nbytes()))
-        stack.extend(child for child, _ in node.next_functions if child is not None)
-    by_node.sort(key=lambda item: -item[2])
-    return SavedTensors(sum(size for _, _, size in by_node), by_node)
+    sizes: Dict[int, Tuple[tuple, int]] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        sizes.setdefault(storage.data_ptr(), (tuple(tensor.shape), storage.nbytes()))
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn()
+    by_shape = sorted(sizes.values(), key=lambda item: -item[1])
+    return SavedTensors(sum(size for _, size in by_shape), by_shape), out
 
 
 def ort_kernel_times(path: str, inputs: Dict[str, object], runs: int, threads: int,
