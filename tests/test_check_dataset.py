@@ -243,9 +243,9 @@ def test_the_damaged_real_format_videos_are_reported_with_decode(tmp_path, monke
     assert video_problems(str(folder / 'truncated.avi')) == []  # opens: 6 frames indexed
     assert video_problems(str(folder / 'truncated.avi'), decode=True)[0] == (
         'decodes 6 of the 35 frames its header declares')
-    assert video_problems(str(folder / 'garbage.webm'), decode=True)[:2] == [
-        'decodes 5 of the 14 frames its header declares',
-        'decoder errors: Truncating packet of size 1546985 to 9736 (+1 more line(s))']
+    garbage = video_problems(str(folder / 'garbage.webm'), decode=True)
+    assert garbage[0] == 'decodes 5 of the 14 frames its header declares'
+    assert garbage[1].startswith('decoder errors: Truncating packet of size ')
     monkeypatch.setenv('MS_DATA_ROOT', str(tmp_path / 'data'))
     status, stdout, _ = _main(REPO_ROOT / 'configs' / 'msnet_r50_sthv2.py', tmp_path, monkeypatch,
                               capfd, '--split', 'val', '--decode', '--cfg-options',

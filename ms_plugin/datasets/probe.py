@@ -68,6 +68,15 @@ def _header_frame_count(path: str) -> int:
     return count
 
 
+def _frames_that_decode(path: str) -> int:
+    reader, decoded = decord.VideoReader(path, num_threads=1), 0
+    with contextlib.suppress(Exception):
+        for _ in range(len(reader)):  # in order: no seek per frame
+            reader.next()
+            decoded += 1
+    return decoded
+
+
 def video_problems(path: str, decode: bool = False) -> List[str]:
     """Why the video file ``path`` cannot be used, or an empty list.
 
@@ -88,12 +97,13 @@ def video_problems(path: str, decode: bool = False) -> List[str]:
             indexed = len(reader)
             if decode:
                 decoded = 0
-                for _ in range(indexed):  # in order: no seek per frame
-                    reader.next()
-                    decoded += 1
+                reader.skip_frames(indexed - 1)  # decodes them, without converting to RGB
+                reader.next()
+                decoded = indexed
         except Exception as err:  # decord raises DECORDError (a RuntimeError) and others
             if decoded is None:
                 return [f'cannot be opened: {_short(err)}']
+            decoded = _frames_that_decode(path)
         del reader
         declared = _header_frame_count(path) if decode else indexed
     problems = [] if indexed else ['the container declares no frames']
