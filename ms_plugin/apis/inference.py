@@ -30,6 +30,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
+from ..datasets.walk import leaf_datasets
 from ..deployment.recognizer import reference_scores
 from ..models.backbones.ms_mixin import MotionSqueezeMixin
 from ..models.naming import type_name
@@ -163,14 +164,12 @@ def _kind(step: Dict) -> str:
 
 # ------------------------------------------------------------------ the config's pipeline
 def config_test_dataset(cfg: Config) -> Dict:
-    """The config's test dataset (else its validation one), unwrapped from
-    ``RepeatDataset`` and the like; an empty dict if there is neither."""
+    """The config's test dataset (else its validation one), the first inside
+    ``RepeatDataset``, ``ConcatDataset`` and the like; an empty dict if there is neither."""
     for loader in ('test_dataloader', 'val_dataloader'):
         dataset = (cfg.get(loader) or {}).get('dataset')
         if dataset is not None:
-            while 'pipeline' not in dataset and 'dataset' in dataset:
-                dataset = dataset['dataset']
-            return dataset
+            return leaf_datasets(dataset)[0][1]
     return {}
 
 

@@ -30,6 +30,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (get_external_models, get_mmcls_models,
                                         get_torchvision_models)
 
+from ..datasets.walk import annotation_files
 from ..utils.checkpoint import newest_readable_checkpoint, read_checkpoint, state_dict_mismatch
 from ..utils.errors import InputError
 
@@ -226,27 +227,16 @@ def _check_checkpoint_fits(runner: Runner, path: str, strict: bool) -> None:
                               'the others keep their initialisation.')
 
 
-def annotation_files(dataset: dict):  # TODO: the walker of ms_plugin.datasets
-    """The annotation lists of a dataset config, inside wrappers."""
-    inner = [dataset.get('dataset')] + list(dataset.get('datasets') or [])
-    for cfg in filter(None, inner):
-        yield from annotation_files(cfg)
-    ann_file = dataset.get('ann_file')
-    if ann_file:
-        root = dataset.get('data_root')
-        yield osp.join(root, ann_file) if root and not osp.isabs(ann_file) else ann_file
-
-
 def _check_annotation_files(cfg: Config, action: str) -> None:
     """Refuse a missing annotation list that ``action`` reads, naming it and its loader."""
     loaders = ACTION_LOADERS[action]
     if action == 'train' and not cfg.get('val_cfg'):
         loaders = loaders[:1]
-    for loader in loaders:
-        for ann_file in annotation_files((cfg.get(loader) or {}).get('dataset') or {}):
-            if '://' not in ann_file and not osp.isfile(ann_file):
-                raise InputError(f'annotation file {ann_file} ({loader}) does not exist; '
-                                 f'{DATA_ROOT_HINT}.')
+    for key, ann_file in annotation_files(cfg, loaders):
+        if not osp.isfile(ann_file):
+            loader = key.split('.')[0]
+            raise InputError(f'annotation file {ann_file} ({loader}) does not exist; '
+                             f'{DATA_ROOT_HINT}.')
 
 
 def offline_weights_path(spec: str) -> Optional[str]:
