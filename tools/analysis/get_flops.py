@@ -9,7 +9,7 @@ Examples::
 
     python tools/analysis/get_flops.py configs/msnet_r50_sthv1.py
     python tools/analysis/get_flops.py configs/msnet_r50_sthv1.py --shape 1 16 3 224 224 \\
-        --cfg-options model.backbone.num_segments=16
+        --cfg-options model.backbone.num_segments=16 model.cls_head.num_segments=16
 """
 import argparse
 import sys
