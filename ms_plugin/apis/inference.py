@@ -19,7 +19,6 @@ import warnings
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
-import decord
 import mmaction.datasets  # noqa: F401  (registers the transforms)
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
+from ..datasets.probe import video_problems
 from ..datasets.walk import leaf_datasets
 from ..deployment.recognizer import reference_scores
 from ..models.backbones.ms_mixin import MotionSqueezeMixin
@@ -298,18 +298,13 @@ def read_frame_folder(folder: str) -> np.ndarray:
 
 
 def _check_video_file(path: str) -> None:
-    try:
-        reader = decord.VideoReader(path, num_threads=1)
-        count = len(reader)
-        if count:
-            reader[0]
-    except Exception as err:  # decord raises its own error types
-        raise InputError(f'cannot read video {path} ({type(err).__name__}: '
-                         f'{str(err).splitlines()[0] if str(err) else ""}). Check that it is '
-                         'a complete video file (mp4, webm, avi, ...), or give a folder of '
-                         'frames instead.') from err
-    if count == 0:
-        raise InputError(f'cannot read video {path}: the video has no frames.')
+    """Refuse a video that cannot be opened or declares no frames (the dataset probe's
+    verdict; decoder errors of a file that still opens are left to the decoder)."""
+    problems = [p for p in video_problems(path) if not p.startswith('decoder errors')]
+    if problems:
+        raise InputError(f'cannot read video {path}: {"; ".join(problems)}. Check that it is a '
+                         'complete video file (mp4, webm, avi, ...), or give a folder of '
+                         'frames instead.')
 
 
 def load_clip(video: str, pipeline: Sequence[Dict]) -> Clip:
