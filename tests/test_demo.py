@@ -4,7 +4,7 @@ The end-to-end test runs the demo as ``make demo`` does (a subprocess) on a
 few 96 px videos for one epoch, with TSN and MSNet: every stage, the table,
 the logs, and the figure of the trained MSNet with its check against the
 object's true position. The other tests call the demo's functions directly
-(``ms_plugin.demo``).
+(``tools/demo/``).
 """
 import errno
 import json
@@ -22,12 +22,12 @@ import torch
 from conftest import REPO_ROOT, load_tool, subprocess_env
 
 from ms_plugin.cli import run_tool
-from ms_plugin.demo import data as demo_data
-from ms_plugin.demo.agreement import translation_agreement
-from ms_plugin.demo.progress import ProgressBarHook
 from ms_plugin.utils.errors import InputError
 
-demo = load_tool('demo')
+demo = load_tool('demo')  # puts tools/demo/ on sys.path, where the demo's parts live
+import demo_data  # noqa: E402
+from demo_agreement import translation_agreement  # noqa: E402
+from demo_progress import ProgressBarHook  # noqa: E402
 
 TINY = ['--num-videos', '20', '--val-videos', '10', '--size', '96', '--epochs', '1',
         '--threads', '1', '--cfg-options', 'train_dataloader.batch_size=2']

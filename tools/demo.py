@@ -10,7 +10,7 @@ Stages (the console shows which one of how many, with a progress bar):
    it again).
 2. one stage per model of ``configs/synthetic/``: trains it from scratch,
    tests the last checkpoint and counts its parameters and FLOPs, all in this
-   process (``ms_plugin.demo``: the training and testing of ``tools/train.py``
+   process (``tools/demo/``: the training and testing of ``tools/train.py``
    and ``tools/test.py``, the count of ``tools/analysis/get_flops.py``); the
    full logs go to ``WORK_DIR/<model>/*.log``. Each result is printed as soon
    as it is known.
@@ -46,10 +46,12 @@ from mmengine.config import Config
 from tqdm import tqdm
 
 from ms_plugin.cli import add_seed, run_tool
-from ms_plugin.demo.data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,
-                                 demo_classes, make_data, model_options, needed_megabytes)
-from ms_plugin.demo.progress import ProgressBarHook
-from ms_plugin.demo.run import complexity, draw_motion, train_and_test
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo'))
+from demo_data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,  # noqa: E402
+                       demo_classes, make_data, model_options, needed_megabytes)
+from demo_progress import ProgressBarHook  # noqa: E402
+from demo_runs import complexity, draw_motion, train_and_test  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = {

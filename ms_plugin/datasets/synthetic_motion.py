@@ -20,7 +20,7 @@ classes (left and right, clockwise and anticlockwise);
 The parts: the classes and the speeds and sizes (:mod:`.synthetic_classes`),
 the rendering, pure numpy (:mod:`.synthetic_render`), the writers (this
 module, with OpenCV), and the agreement of a model's motion maps with the
-object's true masks (:mod:`ms_plugin.demo.agreement`). This module re-exports
+object's true masks (``tools/demo/demo_agreement.py``). This module re-exports
 the first two, so ``from ms_plugin.datasets.synthetic_motion import
 make_clip`` still works.
 """

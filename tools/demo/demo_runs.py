@@ -4,7 +4,7 @@ Training and testing are :func:`ms_plugin.engine.runner.run_and_tear_down` on
 configs merged as ``tools/train.py`` and ``tools/test.py`` merge their command
 lines, so the seeding is theirs. The metrics are what ``Runner.test()``
 returns, the FLOPs what :func:`ms_plugin.apis.count_flops` returns, the
-progress is drawn by a :class:`~.progress.ProgressBarHook`; MMEngine's log of
+progress is drawn by a :class:`demo_progress.ProgressBarHook`; MMEngine's log of
 each run goes to a file.
 """
 import argparse
@@ -19,13 +19,13 @@ from mmengine.logging import MMLogger
 
 from mmengine.config import DictAction
 
-from ..apis import build_recognizer, count_flops, flops_report, save_motion, video_motion
-from ..apis import write_motion
-from ..datasets.synthetic_render import make_clip_masks
-from ..engine.runner import merge_test_args, merge_train_args, run_and_tear_down
-from .agreement import translation_agreement
-from .data import demo_classes, demo_spec
-from .progress import ProgressBarHook
+from demo_agreement import translation_agreement
+from demo_data import demo_classes, demo_spec
+from demo_progress import ProgressBarHook
+from ms_plugin.apis import (build_recognizer, count_flops, flops_report, save_motion,
+                            video_motion, write_motion)
+from ms_plugin.datasets.synthetic_render import make_clip_masks
+from ms_plugin.engine.runner import merge_test_args, merge_train_args, run_and_tear_down
 
 __all__ = ['check_motion', 'complexity', 'draw_motion', 'train_and_test']
 

@@ -14,9 +14,9 @@ import os.path as osp
 import shutil
 from typing import Callable, List, Optional
 
-from ..datasets.synthetic_motion import TRANSLATION_CLASSES, MotionSpec, write_dataset
-from ..cli import check_output_dir
-from ..utils.errors import InputError
+from ms_plugin.cli import check_output_dir
+from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES, MotionSpec, write_dataset
+from ms_plugin.utils.errors import InputError
 
 __all__ = [
     'DATA_MARKER', 'OBJECT_RADIUS', 'OBJECT_SPEED', 'check_work_dir',
