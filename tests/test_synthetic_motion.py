@@ -229,11 +229,12 @@ def test_configs_share_data_and_use_the_flip_map():
         assert [t.flip_label_map for t in flips] == [flip_label_map()]
         assert {k: v for k, v in flips[0].flip_label_map.items()
                 if k < cfg.num_classes} == demo_flips
-    # Only the model differs.
+    # Only the model differs (and the MS module's arguments, `ms_cfg`, part of it).
     dumps = {}
     for name, cfg in cfgs.items():
         d = cfg.to_dict()
         d.pop('model')
+        d.pop('ms_cfg', None)
         dumps[name] = json.dumps(d, sort_keys=True, default=str)
     assert dumps['tsn'] == dumps['tsm'] == dumps['msnet']
     assert cfgs['tsn'].model.backbone.type == 'ResNet'

@@ -11,6 +11,7 @@ from mmaction.models.recognizers.recognizer2d import Recognizer2D
 from mmaction.registry import MODELS
 from mmaction.utils import OptConfigType
 
+from ...utils.errors import InputError
 from ..naming import type_name
 
 __all__ = ['MSNet']
@@ -121,8 +122,9 @@ class MSNet(Recognizer2D):
             if key not in head:
                 head[key] = value
             elif head[key] != value:
-                raise ValueError(
+                raise InputError(
                     f'cls_head.{key}={head[key]} but the backbone gives {value} ({attr}): '
-                    'TSMHead needs the same value. Set both to it, or leave it out of '
-                    'cls_head and MSNet copies it from the backbone.')
+                    'TSMHead needs the same value. Set both (e.g. --cfg-options '
+                    f'model.backbone.{attr}={value} model.cls_head.{key}={value}), or leave '
+                    'it out of cls_head and MSNet copies it from the backbone.')
         return head
