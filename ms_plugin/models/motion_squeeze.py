@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
-                   correlation_motion, l2_normalize)
+                   correlation_motion, l2_normalize, relu_add)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -24,10 +24,14 @@ class SeparableConvBlock(nn.Sequential):
         kernel_size (int): Kernel size of the depthwise conv (odd).
         norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Config of the activations. Defaults to ``dict(type='ReLU')``.
+        pointwise_act (bool): Whether the ``1 x 1`` conv has the activation
+            (the MS module's last block leaves a ReLU to its residual sum).
+            Defaults to True.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU')) -> None:
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'),
+                 pointwise_act: bool = True) -> None:
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd to keep the map size, got {kernel_size}.')
         super().__init__()
@@ -35,7 +39,7 @@ class SeparableConvBlock(nn.Sequential):
                                     padding=kernel_size // 2, groups=in_channels,
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg if pointwise_act else None)
 
 
 @MODELS.register_module()
@@ -133,9 +137,15 @@ class MotionSqueeze(BaseModule):
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+        # A last ReLU feeds only the residual sum: ops.relu_add runs both and
+        # keeps a 1-byte mask for backward instead of the ReLU's output
+        # (docs/benchmarks.md); the last block is built without it.
+        self.relu_in_sum = (act_cfg or {}).get('type') == 'ReLU'
         channels = [3 if use_confidence else 2, *transform_channels, in_channels]
+        last = len(transform_kernel_sizes) - 1
         self.transform = nn.Sequential(*[
-            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg)
+            SeparableConvBlock(channels[i], channels[i + 1], kernel_size, norm_cfg, act_cfg,
+                               pointwise_act=not (i == last and self.relu_in_sum))
             for i, kernel_size in enumerate(transform_kernel_sizes)
         ])
 
@@ -229,7 +239,8 @@ class MotionSqueeze(BaseModule):
         if not self.use_confidence:
             motion = motion[:, :2]  # [N*T, 3, H, W] -> [N*T, 2, H, W]
         # Under autocast the convs give half precision: the sum is in x's dtype.
-        return x + self.transform(motion.to(x.dtype)).to(x.dtype)  # [N*T, C, H, W]
+        out = self.transform(motion.to(x.dtype)).to(x.dtype)  # [N*T, C, H, W]
+        return relu_add(out, x) if self.relu_in_sum else x + out
 
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, max_displacement={self.max_displacement}, '

@@ -2,10 +2,10 @@
 
 Runs the MotionSqueeze module of an MSNet backbone (its input: the features
 after ``layer2`` of one clip of ``--frames`` frames at ``--size`` px) as it is,
-and with one change at a time, same weights and input, in one interleaved
-run; prints, per variant, the paired forward+backward (train) and forward
-(eval, no grad) time against the module as it is, and the memory kept for
-backward. An optimisation stays in ``ms_plugin`` only if it saves at least
+and with one change at a time, same weights and input; each variant is
+timed against the module as it is in its own interleaved run, and printed:
+the paired forward+backward (train) and forward (eval, no grad) time
+ratios, and the memory kept for backward. An optimisation stays in ``ms_plugin`` only if it saves at least
 3 % of the forward+backward time or 5 % of that memory
 (``docs/benchmarks.md``).
 
@@ -13,16 +13,19 @@ Variants built from plain operators here:
 
 - ``no_checkpoint``: the matching (correlation, ReLU, kernel-soft-argmax)
   through plain autograd, instead of recomputed in backward;
-- ``relu_mask_sum``: the last ReLU as ``y.masked_fill(y < 0, 0)`` (keeps a
-  1-byte mask) before the residual sum;
+- ``plain_relu_add``: ``x + torch.relu(y)`` instead of ``ops.relu_add``;
+- ``masked_fill_relu``: the last ReLU as ``y.masked_fill(y < 0, 0)`` (plain
+  operators that also keep a 1-byte mask) before the residual sum;
 - ``logit_floor``: logits more than 80 below the best raised to that floor
   before the softmax (no denormal floats in ``exp``);
+- ``cached_table``: the Gaussian table of the kernel-soft-argmax built once,
+  not in every call;
 - ``allpairs``: ``correlation_impl='allpairs'``.
 
 With ``--old-ops PATH`` (a copy of an earlier ``ms_plugin/ops`` folder that
 has them, loaded as a package), the earlier CPU forms too: ``bmm_1x1``
 (``pointwise_conv``), ``scale_rank_argmax`` (``max_and_argmax``),
-``relu_add_``, ``hand_backward`` (``correlation_motion``'s written-out
+``old_relu_add_`` (in place), ``hand_backward`` (``correlation_motion``'s written-out
 backward) and ``masked_strided`` (the earlier correlation with a 0/1 mask).
 
 Example::
@@ -43,22 +46,26 @@ import ms_plugin  # noqa: E402,F401  (registers the modules, applies the stack f
 from mmengine.logging import MMLogger  # noqa: E402
 from ms_plugin.cli import add_timing_args, apply_timing_args  # noqa: E402
 from ms_plugin.models.backbones import ResNetTSM_MS  # noqa: E402
-from ms_plugin.ops import displacement_grid, l2_normalize, local_correlation  # noqa: E402
+from ms_plugin.ops import (displacement_grid, l2_normalize, local_correlation,  # noqa: E402
+                           relu_add)
 from profiling import (MIB, cpu_name, interleaved_times, kept_for_backward,  # noqa: E402
                        medians_ms, no_grad, ratios)
 
-BASE = dict(checkpoint=True, corr='strided', bmm_1x1=False, argmax='max', last_relu='relu',
-            floor=False, hand_backward=False)
+BASE = dict(checkpoint=True, corr='strided', bmm_1x1=False, argmax='max', last_relu='relu_add',
+            floor=False, hand_backward=False, cached_table=False)
+_TABLES = {}  # cached_table: the Gaussian table, built once
 VARIANTS = {
     'no_checkpoint': dict(checkpoint=False),
-    'relu_mask_sum': dict(last_relu='masked_fill'),
+    'plain_relu_add': dict(last_relu='relu'),
+    'masked_fill_relu': dict(last_relu='masked_fill'),
     'logit_floor': dict(floor=True),
+    'cached_table': dict(cached_table=True),
     'allpairs': dict(corr='allpairs'),
 }
 OLD_VARIANTS = {
     'bmm_1x1': dict(bmm_1x1=True),
     'scale_rank_argmax': dict(argmax='scale_rank'),
-    'relu_add_': dict(last_relu='relu_add_'),
+    'old_relu_add_': dict(last_relu='old_relu_add_'),
     'hand_backward': dict(hand_backward=True),
     'masked_strided': dict(corr='masked_strided'),
 }
@@ -93,8 +100,11 @@ def soft_argmax(corr, d, sigma, temperature, v, old):
         confidence, best = (t.squeeze(-1) for t in old.max_and_argmax(scores))
     else:
         confidence, best = scores.max(dim=-1)  # [N, H, W]
-    dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
-    logits = scores * temperature * torch.exp(dist2 / (-2 * sigma ** 2))[best]
+    key = (d, sigma, corr.device)
+    if not v.cached_table or key not in _TABLES:
+        dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
+        _TABLES[key] = torch.exp(dist2 / (-2 * sigma ** 2))
+    logits = scores * temperature * _TABLES[key][best]
     if v.floor:
         logits = logits.clamp(min=(confidence.unsqueeze(-1) * temperature - 80).detach())
     displacement = torch.softmax(logits, dim=-1) @ cells / d  # [N, H, W, 2]
@@ -126,15 +136,14 @@ def variant_forward(ms, x, v, old):
         motion = matching(src, tgt)
     motion = motion.view(-1, t - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
     out = torch.cat([motion, motion[:, -1:]], 1).flatten(0, 1)  # -> [N*T, 3, H, W]
-    for i, block in enumerate(ms.transform):
-        last = i == len(ms.transform) - 1
+    for i, block in enumerate(ms.transform):  # the last block ends without its ReLU
         out = conv_module(block.depthwise, out, v, old)
-        out = conv_module(block.pointwise, out, v, old, act=not last or v.last_relu == 'relu')
-    if v.last_relu == 'relu_add_':
+        out = conv_module(block.pointwise, out, v, old, act=i < len(ms.transform) - 1)
+    if v.last_relu == 'old_relu_add_':
         return old.relu_add_(out, x)
     if v.last_relu == 'masked_fill':
         return x + out.masked_fill(out < 0, 0)
-    return x + out
+    return x + torch.relu(out) if v.last_relu == 'relu' else relu_add(out, x)
 
 
 def main() -> None:
@@ -168,28 +177,31 @@ def main() -> None:
     with torch.no_grad():
         ref = ms(feat)
         errors = {name: (fn(feat) - ref).abs().max().item() for name, fn in forwards.items()}
-    cases, kept = {}, {}
-    for name, fn in forwards.items():
-        cases[f'{name} fwd'] = (ms.eval, no_grad(lambda fn=fn: fn(feat)))
-        cases[f'{name} fwdbwd'] = (ms.train, lambda fn=fn: fn(feat_grad).sum().backward())
-        ms.train()
-        kept[name] = kept_for_backward(lambda fn=fn: fn(feat_grad))[0].total
-    times = interleaved_times(cases, args.repeats, args.warmup, shuffle_seed=0,
-                              between=lambda: ms.zero_grad(set_to_none=True))
-    med = medians_ms(times)
+    kept = {name: kept_for_backward(lambda fn=fn: fn(feat_grad))[0].total
+            for name, fn in forwards.items()}
     print(f'CPU: {cpu_name()}, torch {torch.__version__}, threads {torch.get_num_threads()}; '
-          f'MS module of MSNet-R{args.depth}, input {tuple(feat.shape)}; medians of '
-          f'{args.repeats} interleaved repeats in a random order; paired = median over '
-          'repeats of the ratio in the same repeat')
+          f'MS module of MSNet-R{args.depth}, input {tuple(feat.shape)}; each variant timed '
+          f'against the module as it is in its own run of {args.repeats} interleaved repeats '
+          '(random order); paired = median over repeats of the ratio in the same repeat')
     print('| variant | fwd+bwd (ms) | paired vs as_is | fwd (ms) | paired vs as_is | '
           'kept for backward (MiB) | vs as_is | max diff of output |')
     print('| --- | --- | --- | --- | --- | --- | --- | --- |')
-    for name in forwards:
+    for name, fn in forwards.items():
+        if name == 'as_is':
+            continue
+        cases = {}
+        for key, run in (('as_is', ms), (name, fn)):
+            cases[f'{key} fwd'] = (ms.eval, no_grad(lambda run=run: run(feat)))
+            cases[f'{key} fwdbwd'] = (ms.train, lambda run=run: run(feat_grad).sum().backward())
+        times = interleaved_times(cases, args.repeats, args.warmup, shuffle_seed=0,
+                                  between=lambda: ms.zero_grad(set_to_none=True))
+        med = medians_ms(times)
         fb = ratios(times, f'{name} fwdbwd', 'as_is fwdbwd')[1]
         f = ratios(times, f'{name} fwd', 'as_is fwd')[1]
-        print(f'| {name} | {med[f"{name} fwdbwd"]:.1f} | {fb:.3f} | {med[f"{name} fwd"]:.1f} | '
-              f'{f:.3f} | {kept[name] / MIB:.1f} | {kept[name] - kept["as_is"]:+.0f} B '
-              f'({100 * (kept[name] / kept["as_is"] - 1):+.1f}%) | {errors[name]:.1e} |')
+        print(f'| {name} | {med[f"{name} fwdbwd"]:.1f} (as_is {med["as_is fwdbwd"]:.1f}) | '
+              f'{fb:.3f} | {med[f"{name} fwd"]:.1f} (as_is {med["as_is fwd"]:.1f}) | {f:.3f} | '
+              f'{kept[name] / MIB:.1f} (as_is {kept["as_is"] / MIB:.1f}) | '
+              f'{100 * (kept[name] / kept["as_is"] - 1):+.1f}% | {errors[name]:.1e} |', flush=True)
 
 
 if __name__ == '__main__':
