@@ -47,12 +47,8 @@ class Problem:
 
 
 def sample_infos(dataset: BaseDataset) -> Iterator[Tuple[int, dict]]:
-    """The annotation records of a dataset, with their 1-based line numbers.
-
-    MMAction2's list files hold one sample a line, so record ``i`` is line
-    ``i + 1``. The records are read as loaded (a multi-label sample keeps its
-    list of labels, not the one-hot vector ``get_data_info`` makes).
-    """
+    """The records of a dataset as loaded (a multi-label sample keeps its list of labels),
+    with their 1-based line numbers: MMAction2's lists hold one sample a line."""
     dataset.full_init()
     for index in range(len(dataset)):
         yield index + 1, BaseDataset.get_data_info(dataset, index)

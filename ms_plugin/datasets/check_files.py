@@ -30,7 +30,6 @@ __all__ = ['Report', 'check_datasets', 'default_nproc', 'problem_kind', 'clean_l
            'write_out_dir']
 
 SPLITS = ('train', 'val', 'test')
-# The kind of a probe's problem, by the start of its first message.
 KINDS = (('no such', 'missing'), ('the file is empty', 'empty'), ('cannot', 'unreadable'),
          ('the container declares no', 'unreadable'), ('the list says', 'frames'),
          ('it should hold', 'frames'))
@@ -57,7 +56,7 @@ class Report:
 
 
 def problem_kind(messages: Sequence[str]) -> str:
-    """The kind of a probe's problem (``'damaged'`` when only decoding finds it)."""
+    """The kind of a probe's problem: by the start of its first message, else ``'damaged'``."""
     return next((kind for start, kind in KINDS if messages[0].startswith(start)), 'damaged')
 
 

@@ -54,10 +54,8 @@ def _short(err: Exception) -> str:
 
 
 def _decoder_errors(lines: List[str]) -> List[str]:
-    if not lines:
-        return []
     more = f' (+{len(lines) - 1} more line(s))' if len(lines) > 1 else ''
-    return [f'decoder errors: {lines[0].strip()}{more}']
+    return [f'decoder errors: {lines[0].strip()}{more}'] if lines else []
 
 
 def _header_frame_count(path: str) -> int:

@@ -1,8 +1,5 @@
-"""Unreadable videos: skipped and counted in training, stopped at or left out in evaluation.
-
-Works with the :class:`~ms_plugin.datasets.transforms.UnreadableVideoGuard`
-steps of the pipelines (see docs/fault_tolerance.md).
-"""
+"""Unreadable videos: skipped and counted in training, stopped at or left out in evaluation,
+with the ``UnreadableVideoGuard`` steps of the pipelines (see docs/fault_tolerance.md)."""
 import logging
 from typing import Dict, List, Optional
 
