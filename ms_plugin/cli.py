@@ -36,37 +36,21 @@ CFG_OPTIONS_HELP = (
     'train_dataloader.batch_size=4 model.cls_head.num_classes=174. A list is '
     'written key="[a,b]" or key=a,b; nested lists/tuples key="[(a,b),(c,d)]". '
     'Quote the value and leave no spaces inside it.')
+
+
 def tool_parser(doc: str) -> argparse.ArgumentParser:
-    """A tool's parser, described by the first paragraph of its module docstring.
-
-    Args:
-        doc (str): The tool's ``__doc__``.
-
-    Returns:
-        argparse.ArgumentParser: Without arguments yet.
-    """
+    """A tool's parser, described by the first paragraph of its docstring ``doc``."""
     return argparse.ArgumentParser(description=doc.strip().split('\n\n')[0])
 
 
 def add_cfg_options(parser: argparse.ArgumentParser, default: Optional[dict] = None) -> None:
-    """``--cfg-options KEY=VALUE ...``: config overrides, parsed by MMEngine's DictAction.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-        default (dict, optional): The value without the option.
-            Defaults to None.
-    """
+    """``--cfg-options KEY=VALUE ...`` (MMEngine's DictAction), ``default`` without it."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=default,
                         help=CFG_OPTIONS_HELP)
 
 
 def add_seed(parser: argparse.ArgumentParser, of: str) -> None:
-    """``--seed``, an int that defaults to 0: the same seed, the same output.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-        of (str): What it seeds, for the help, e.g. ``'the random frames'``.
-    """
+    """``--seed`` of ``of`` (for the help, e.g. ``'the random frames'``), 0 by default."""
     parser.add_argument('--seed', type=int, default=0, help=f'seed of {of}. Defaults to 0')
 
 
@@ -100,13 +84,7 @@ def apply_timing_args(args: argparse.Namespace) -> None:
 
 
 def add_work_dir(parser: argparse.ArgumentParser, contents: str) -> None:
-    """``--work-dir``, whose default the Runner's config decides .
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-        contents (str): What the run writes there, for the help, e.g.
-            ``'logs and checkpoints'``.
-    """
+    """``--work-dir`` for ``contents`` (for the help, e.g. ``'logs and checkpoints'``)."""
     parser.add_argument(
         '--work-dir', help=f'folder for {contents}. Defaults to the config\'s work_dir, '
         'else work_dirs/<config name>')
@@ -133,17 +111,7 @@ def parse_launch_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Na
 
 
 def check_input(path: Optional[str], what: str, folder_ok: bool = False) -> None:
-    """Refuse a missing input file (or folder, with ``folder_ok``).
-
-    Args:
-        path (str, optional): The path given; None is not checked.
-        what (str): What it is, for the message, e.g. ``'checkpoint'``.
-        folder_ok (bool): Accept a folder too (a video's frame folder).
-            Defaults to False.
-
-    Raises:
-        InputError: Naming ``what`` and ``path``.
-    """
+    """Refuse a missing input file (or folder, with ``folder_ok``) named ``what``; None passes."""
     if path is None or '://' in str(path):  # URLs are checked by whoever downloads them
         return
     if osp.isfile(path) or (folder_ok and osp.isdir(path)):
@@ -161,28 +129,15 @@ def check_config(path: str) -> None:
 
 
 def check_model_files(config: str, checkpoint: Optional[str]) -> None:
-    """Refuse a config as :func:`check_config` does, then a missing checkpoint.
-
-    Args:
-        config (str): The config path.
-        checkpoint (str, optional): A checkpoint of its model; None is not
-            checked.
-
-    Raises:
-        InputError: Naming the first path that cannot be used.
-    """
+    """Refuse a config as :func:`check_config` does, then a missing checkpoint (None passes)."""
     check_config(config)
     check_input(checkpoint, 'checkpoint')
 
 
 def check_output_dir(path: Optional[str], what: str = 'output folder') -> None:
-    """Refuse an output folder that cannot be created or written.
+    """Refuse an output folder that cannot be created or written, before any work.
 
-    The folder (and its parents) is created when missing; a test file is
-    written and removed, so a read-only place fails here, before any work.
-
-    Raises:
-        InputError: Naming ``what`` and ``path``.
+    The folder is created when missing; a test file is written and removed.
     """
     if not path:
         return
@@ -197,17 +152,7 @@ def check_output_dir(path: Optional[str], what: str = 'output folder') -> None:
 
 
 def check_output_file(path: str, what: str = 'output folder') -> None:
-    """Refuse an output file whose folder cannot be created or written.
-
-    Args:
-        path (str): The file to be written; a relative one is in the
-            current folder.
-        what (str): What the folder is, for the message.
-            Defaults to ``'output folder'``.
-
-    Raises:
-        InputError: Naming ``what`` and the folder.
-    """
+    """Refuse an output file whose folder (``what``) cannot be created or written."""
     check_output_dir(osp.dirname(osp.abspath(path)), what)
 
 
