@@ -72,26 +72,12 @@ def merge_train_args(cfg: Config, *, work_dir: Optional[str] = None, launcher: s
                      seed: Optional[int] = None, diff_rank_seed: bool = False,
                      deterministic: bool = False,
                      cfg_options: Optional[dict] = None) -> Config:
-    """Write the choices of ``tools/train.py`` into ``cfg``; ``cfg_options`` go last.
+    """Write the choices of ``tools/train.py`` (its options, by name) into ``cfg``.
 
-    Args:
-        cfg (Config): The config, changed in place.
-        work_dir (str, optional): Logs and checkpoints. Defaults to the
-            config's, else ``work_dirs/<config name>``.
-        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
-        resume (str, optional): ``'auto'`` (the latest checkpoint of the work
-            dir) or a checkpoint path. Defaults to None (no resume).
-        amp (bool): Automatic mixed precision (``AmpOptimWrapper``).
-        no_validate (bool): Skip validation.
-        auto_scale_lr (bool): Scale the lr by the total batch size.
-        seed (int, optional): Overrides ``randomness.seed``; with none
-            anywhere, the Runner draws one and logs it.
-        diff_rank_seed (bool): A different seed on every rank.
-        deterministic (bool): Deterministic cuDNN.
-        cfg_options (dict, optional): Overrides, as ``--cfg-options``.
-
-    Returns:
-        Config: ``cfg``.
+    ``work_dir`` defaults to the config's, else ``work_dirs/<config name>``;
+    ``resume`` is ``'auto'`` (the work dir's latest checkpoint) or a path;
+    ``seed`` overrides ``randomness.seed`` (with none anywhere the Runner draws
+    one and logs it); ``cfg_options`` go last. Returns ``cfg``, changed in place.
     """
     _refuse_data_root_option(cfg_options)
     cfg.launcher = launcher
@@ -137,21 +123,12 @@ def merge_test_args(cfg: Config, checkpoint: str, *, work_dir: Optional[str] = N
                     fuse_conv_bn: bool = False, show: bool = False,
                     show_dir: Optional[str] = None, interval: int = 1, wait_time: float = 2,
                     cfg_options: Optional[dict] = None) -> Config:
-    """Write the choices of ``tools/test.py`` into ``cfg``; ``cfg_options`` go before work_dir.
+    """Write the choices of ``tools/test.py`` (its options, by name) into ``cfg``.
 
-    Args:
-        cfg (Config): The config, changed in place.
-        checkpoint (str): The checkpoint to test.
-        work_dir (str, optional): The log and metrics, as in
-            :func:`merge_train_args`.
-        launcher (str): As in :func:`merge_train_args`.
-        dump (str, optional): Also write the predictions to this ``.pkl``.
-        fuse_conv_bn (bool): Fold BatchNorms into their convs after loading.
-        show, show_dir, interval, wait_time: The VisualizationHook's options.
-        cfg_options (dict, optional): Overrides, as ``--cfg-options``.
-
-    Returns:
-        Config: ``cfg``.
+    ``dump`` also writes the predictions to a ``.pkl``; ``fuse_conv_bn`` folds
+    BatchNorms into their convs after loading; ``show*``, ``interval`` and
+    ``wait_time`` go to the VisualizationHook; ``cfg_options`` go before
+    ``work_dir``. Returns ``cfg``, changed in place.
     """
     _refuse_data_root_option(cfg_options)
     cfg.launcher = launcher
