@@ -106,3 +106,19 @@ def test_no_core_file_branches_on_tracing_or_compiling():
     assert len(files) > 5
     offenders = [str(f) for f in files if pattern.search(f.read_text())]
     assert not offenders
+
+
+def test_relu_add_is_relu_plus_add_and_keeps_a_one_byte_mask():
+    import sys
+    sys.path.insert(0, str(PACKAGE.parent / 'tools' / 'analysis'))
+    from profiling import kept_for_backward
+    from ms_plugin.ops import relu_add
+    y = torch.randn(4, 8, 5, 5, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, 8, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(relu_add, (y, x))
+    assert torch.autograd.gradgradcheck(relu_add, (y, x))
+    assert torch.equal(relu_add(y, x), torch.relu(y) + x)
+    kept, _ = kept_for_backward(lambda: relu_add(y * 1, x))
+    assert kept.total == y.numel()  # the bool sign of y, nothing else
+    with torch.no_grad():
+        assert kept_for_backward(lambda: relu_add(y, x))[0].total == 0

@@ -11,6 +11,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
                    correlation_motion, l2_normalize, relu_add)
+from .pointwise_conv import PointwiseConv2d
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -38,8 +39,10 @@ class SeparableConvBlock(nn.Sequential):
         self.depthwise = ConvModule(in_channels, in_channels, kernel_size,
                                     padding=kernel_size // 2, groups=in_channels,
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        # 1x1 convs as one batched product: docs/benchmarks.md measures the saving.
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    norm_cfg=norm_cfg, act_cfg=act_cfg if pointwise_act else None)
+                                    conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                    act_cfg=act_cfg if pointwise_act else None)
 
 
 @MODELS.register_module()
@@ -136,7 +139,8 @@ class MotionSqueeze(BaseModule):
         self.motion_sink: Optional[List[torch.Tensor]] = None
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                 conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                 act_cfg=act_cfg)
         # A last ReLU feeds only the residual sum: ops.relu_add runs both and
         # keeps a 1-byte mask for backward instead of the ReLU's output
         # (docs/benchmarks.md); the last block is built without it.

@@ -66,8 +66,8 @@ def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Te
     # d zero rows and d zeros before the first map, d zero rows after the
     # last: [C, (N*(H+d) + 2d)*pitch + d]
     tgt = F.pad(tgt, (d * pitch + d, d * pitch))
-    # [C, N*(H+d) + d, run] (overlapping windows, a view) -> [N*(H+d), C, run]
-    runs = tgt.unfold(1, run, pitch).transpose(0, 1)[:n * rows]
+    # exactly N*(H+d) overlapping windows (a view): [C, N*(H+d), run] -> [N*(H+d), C, run]
+    runs = tgt.unfold(1, run, pitch).transpose(0, 1)
     prod = torch.bmm(src, runs)  # [N*(H+d), W, run]
     # (map m, row y, column x, dy, dx) lies at
     # (m*(H+d) + y)*W*run + x*(run + 1) + (dy + d)*pitch + (dx + d):

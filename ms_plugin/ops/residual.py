@@ -10,16 +10,16 @@ class _ReLUAdd(torch.autograd.Function):
     def forward(ctx, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if ctx.needs_input_grad[0]:  # nothing to keep when y takes no gradient
             ctx.save_for_backward(y > 0)  # NaN > 0 is False: no gradient, as torch.relu's
-        return torch.relu(y) + x
+        return torch.relu(y).add_(x)  # the sum written into relu's new output
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         if not ctx.needs_input_grad[0]:
             return None, grad
         positive, = ctx.saved_tensors
-        # A float copy of the mask, multiplied: on the CPU several times
-        # faster than torch.where or masked_fill with the boolean mask.
-        return grad * positive.to(grad.dtype), grad
+        # A float copy of the mask, multiplied in place: on the CPU several
+        # times faster than torch.where or masked_fill with the boolean mask.
+        return positive.to(grad.dtype).mul_(grad), grad
 
     @staticmethod
     def symbolic(g, y, x):  # the TorchScript ONNX exporter: Relu, then Add
@@ -36,9 +36,9 @@ def relu_add(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
     Args:
         y (Tensor): The branch's pre-activation.
-        x (Tensor): The identity, the shape of ``y``.
+        x (Tensor): The identity, the shape and dtype of ``y``.
 
     Returns:
-        Tensor: ``relu(y) + x`` in the promoted dtype of the two.
+        Tensor: ``relu(y) + x``, a new tensor.
     """
     return _ReLUAdd.apply(y, x)

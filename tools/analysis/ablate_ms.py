@@ -20,11 +20,12 @@ Variants built from plain operators here:
   before the softmax (no denormal floats in ``exp``);
 - ``cached_table``: the Gaussian table of the kernel-soft-argmax built once,
   not in every call;
+- ``conv2d_1x1``: the 1x1 convs by ``F.conv2d`` instead of one ``bmm``
+  (``PointwiseConv2d``);
 - ``allpairs``: ``correlation_impl='allpairs'``.
 
 With ``--old-ops PATH`` (a copy of an earlier ``ms_plugin/ops`` folder that
-has them, loaded as a package), the earlier CPU forms too: ``bmm_1x1``
-(``pointwise_conv``), ``scale_rank_argmax`` (``max_and_argmax``),
+has them, loaded as a package), the earlier CPU forms too: ``scale_rank_argmax`` (``max_and_argmax``),
 ``old_relu_add_`` (in place), ``hand_backward`` (``correlation_motion``'s written-out
 backward) and ``masked_strided`` (the earlier correlation with a 0/1 mask).
 
@@ -39,6 +40,7 @@ import sys
 from types import SimpleNamespace
 
 import torch
+import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
@@ -51,7 +53,7 @@ from ms_plugin.ops import (displacement_grid, l2_normalize, local_correlation,  
 from profiling import (MIB, cpu_name, interleaved_times, kept_for_backward,  # noqa: E402
                        medians_ms, no_grad, ratios)
 
-BASE = dict(checkpoint=True, corr='strided', bmm_1x1=False, argmax='max', last_relu='relu_add',
+BASE = dict(checkpoint=True, corr='strided', bmm_1x1=True, argmax='max', last_relu='relu_add',
             floor=False, hand_backward=False, cached_table=False)
 _TABLES = {}  # cached_table: the Gaussian table, built once
 VARIANTS = {
@@ -60,10 +62,10 @@ VARIANTS = {
     'masked_fill_relu': dict(last_relu='masked_fill'),
     'logit_floor': dict(floor=True),
     'cached_table': dict(cached_table=True),
+    'conv2d_1x1': dict(bmm_1x1=False),
     'allpairs': dict(corr='allpairs'),
 }
 OLD_VARIANTS = {
-    'bmm_1x1': dict(bmm_1x1=True),
     'scale_rank_argmax': dict(argmax='scale_rank'),
     'old_relu_add_': dict(last_relu='old_relu_add_'),
     'hand_backward': dict(hand_backward=True),
@@ -82,10 +84,10 @@ def load_old_ops(path: str):
 
 
 def conv_module(cm, x, v, old, act=True):
-    """A ConvModule (conv, norm, act), its conv as a batched product if ``v.bmm_1x1``."""
+    """A ConvModule (conv, norm, act); a 1x1 conv by ``F.conv2d`` unless ``v.bmm_1x1``."""
     conv = cm.conv
-    if v.bmm_1x1 and conv.kernel_size == (1, 1):
-        x = old.pointwise_conv(x, conv.weight, conv.bias)
+    if conv.kernel_size == (1, 1) and not v.bmm_1x1:
+        x = F.conv2d(x, conv.weight, conv.bias)
     else:
         x = conv(x)
     x = cm.bn(x)
