@@ -77,6 +77,13 @@ def test_get_flops_default_shape_follows_num_segments():
         flops_input_shape(cfg, [3, 224, 224])
 
 
+def test_get_flops_default_shape_of_a_3d_config_is_one_view_of_clip_len():
+    cfg = Config.fromfile(str(REPO / 'configs' / 'msnet_slowonly_r50_k400.py'))
+    clip_len = next(step['clip_len'] for step in cfg.test_pipeline
+                    if step['type'] == 'SampleFrames')
+    assert flops_input_shape(cfg, None) == (1, 1, 3, clip_len, 224, 224)
+
+
 # ----------------------------------------------------------------- publish_model
 def _training_checkpoint(model: torch.nn.Module) -> dict:
     """What MMEngine's Runner.save_checkpoint writes (the parts that matter here)."""

@@ -27,7 +27,7 @@ from mmengine.config import Config
 from ..deployment.recognizer import WholeRecognizer
 from ..models import MotionSqueeze
 from ..utils.errors import InputError
-from .inference import build_recognizer
+from .inference import build_recognizer, config_test_pipeline, one_view_pipeline, views_and_size
 
 __all__ = ['correlation_by_definition', 'count_flops', 'flops_input_shape', 'flops_report']
 
@@ -42,11 +42,19 @@ _PARTS = ('recognizer.backbone', 'recognizer.neck', 'recognizer.cls_head')
 def flops_input_shape(cfg: Config, shape: Optional[Sequence[int]] = None) -> Tuple[int, ...]:
     """The input's shape from ``--shape`` (None, ``H W`` or a whole shape) and the config.
 
+    ``H W`` gives one clip: ``num_segments`` frames for a 2D recognizer, and
+    for a 3D one (``format_shape='NCTHW'``) one view of the test pipeline's
+    ``clip_len`` frames.
+
     Raises:
         InputError: For a shape of another length.
     """
-    segments = cfg.model.get('backbone', {}).get('num_segments', DEFAULT_SEGMENTS)
     shape = tuple(DEFAULT_SIZE if shape is None else shape)
+    if len(shape) == 2 and (cfg.model.get('data_preprocessor') or {}).get(
+            'format_shape') == 'NCTHW':
+        frames, _ = views_and_size(one_view_pipeline(config_test_pipeline(cfg), 1))
+        return (1, 1, 3, frames) + shape
+    segments = cfg.model.get('backbone', {}).get('num_segments', DEFAULT_SEGMENTS)
     if len(shape) == 2:
         return (1, segments, 3) + shape
     if len(shape) in (5, 6):
