@@ -246,6 +246,17 @@ def test_benchmark_ms_prints_shares_and_parts():
     assert paired == pytest.approx(ratio, abs=1.1e-4)
 
 
+def test_ablate_ms_times_every_variant_against_the_module_as_it_is():
+    out = _run(str(TOOLS / 'analysis' / 'ablate_ms.py'), '--depth', '18', '--frames', '3',
+               '--size', '64', '--repeats', '1', '--warmup', '0', '--threads', '1')
+    rows = dict(re.findall(r'^\| (\w+) \| [\d.]+ \(as_is [\d.]+\) \|.*\| ([\d.e+-]+) \|$',
+                           out, flags=re.M))
+    assert set(rows) == {'no_checkpoint', 'plain_relu_add', 'masked_fill_relu', 'logit_floor',
+                         'cached_table', 'bmm_1x1', 'allpairs'}, out
+    # Every variant computes the same module: its output differs by rounding only.
+    assert all(float(diff) < 1e-4 for diff in rows.values()), out
+
+
 def test_checkpoint_reading_errors_name_the_file_and_the_problem(tmp_path):
     damaged = tmp_path / 'damaged.pth'
     damaged.write_bytes(b'not a checkpoint')

@@ -5,7 +5,6 @@ import torch.nn as nn
 from mmaction.models.backbones.resnet_tsm import TemporalShift
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from .pointwise_conv import PointwiseConv2d
 
 __all__ = ['fuse_conv_bn']
 
@@ -13,7 +12,7 @@ __all__ = ['fuse_conv_bn']
 # BatchNormAct2d also applies its activation) and must not become Identity.
 _PLAIN_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm)
 # Convs that compute nothing but the convolution (with the bias fusing adds).
-_CONVS = (nn.Conv2d, PointwiseConv2d)
+_CONVS = (nn.Conv2d, )
 
 
 def _conv_of(module: nn.Module) -> Optional[nn.Conv2d]:
@@ -29,7 +28,7 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that directly follows a conv into that conv, in place.
 
     As mmcv's ``fuse_conv_bn``: within each module, a BatchNorm child that
-    comes right after a ``Conv2d`` (or ``PointwiseConv2d``) child (in
+    comes right after a ``Conv2d`` child (in
     registration order, as in ``ConvModule``, ResNet blocks and the MS
     module) is folded into the conv's weight and bias with its running
     statistics, and replaced by ``nn.Identity``. Unlike it, only plain

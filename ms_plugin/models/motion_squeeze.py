@@ -11,7 +11,6 @@ from torch.utils.checkpoint import checkpoint
 
 from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
                    correlation_motion, l2_normalize, relu_add)
-from .pointwise_conv import PointwiseConv2d
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
 
@@ -41,7 +40,7 @@ class SeparableConvBlock(nn.Sequential):
                                     bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         # 1x1 convs as one batched product: docs/benchmarks.md measures the saving.
         self.pointwise = ConvModule(in_channels, out_channels, 1, bias=False,
-                                    conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                    norm_cfg=norm_cfg,
                                     act_cfg=act_cfg if pointwise_act else None)
 
 
@@ -139,7 +138,7 @@ class MotionSqueeze(BaseModule):
         self.motion_sink: Optional[List[torch.Tensor]] = None
 
         self.reduce = ConvModule(in_channels, reduced_channels, 1, bias=False,
-                                 conv_cfg=dict(type=PointwiseConv2d), norm_cfg=norm_cfg,
+                                 norm_cfg=norm_cfg,
                                  act_cfg=act_cfg)
         # A last ReLU feeds only the residual sum: ops.relu_add runs both and
         # keeps a 1-byte mask for backward instead of the ReLU's output

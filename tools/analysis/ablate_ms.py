@@ -20,8 +20,8 @@ Variants built from plain operators here:
   before the softmax (no denormal floats in ``exp``);
 - ``cached_table``: the Gaussian table of the kernel-soft-argmax built once,
   not in every call;
-- ``conv2d_1x1``: the 1x1 convs by ``F.conv2d`` instead of one ``bmm``
-  (``PointwiseConv2d``);
+- ``bmm_1x1``: the 1x1 convs as one batched ``bmm`` instead of ``nn.Conv2d``
+  (the earlier ``PointwiseConv2d``);
 - ``allpairs``: ``correlation_impl='allpairs'``.
 
 With ``--old-ops PATH`` (a copy of an earlier ``ms_plugin/ops`` folder that
@@ -40,7 +40,6 @@ import sys
 from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's helpers
@@ -53,7 +52,7 @@ from ms_plugin.ops import (displacement_grid, l2_normalize, local_correlation,  
 from profiling import (MIB, cpu_name, interleaved_times, kept_for_backward,  # noqa: E402
                        medians_ms, no_grad, ratios)
 
-BASE = dict(checkpoint=True, corr='strided', bmm_1x1=True, argmax='max', last_relu='relu_add',
+BASE = dict(checkpoint=True, corr='strided', bmm_1x1=False, argmax='max', last_relu='relu_add',
             floor=False, hand_backward=False, cached_table=False)
 _TABLES = {}  # cached_table: the Gaussian table, built once
 VARIANTS = {
@@ -62,7 +61,7 @@ VARIANTS = {
     'masked_fill_relu': dict(last_relu='masked_fill'),
     'logit_floor': dict(floor=True),
     'cached_table': dict(cached_table=True),
-    'conv2d_1x1': dict(bmm_1x1=False),
+    'bmm_1x1': dict(bmm_1x1=True),
     'allpairs': dict(corr='allpairs'),
 }
 OLD_VARIANTS = {
@@ -84,10 +83,14 @@ def load_old_ops(path: str):
 
 
 def conv_module(cm, x, v, old, act=True):
-    """A ConvModule (conv, norm, act); a 1x1 conv by ``F.conv2d`` unless ``v.bmm_1x1``."""
+    """A ConvModule (conv, norm, act); a 1x1 conv as one ``bmm`` if ``v.bmm_1x1``."""
     conv = cm.conv
-    if conv.kernel_size == (1, 1) and not v.bmm_1x1:
-        x = F.conv2d(x, conv.weight, conv.bias)
+    if conv.kernel_size == (1, 1) and v.bmm_1x1:
+        n, c, h, w = x.shape
+        weight = conv.weight.view(1, -1, c).expand(n, -1, -1)  # [C_out, C, 1, 1] -> [N, C_out, C]
+        x = torch.bmm(weight, x.reshape(n, c, h * w)).view(n, -1, h, w)  # [N, C_out, H, W]
+        if conv.bias is not None:
+            x = x + conv.bias.view(1, -1, 1, 1)
     else:
         x = conv(x)
     x = cm.bn(x)
