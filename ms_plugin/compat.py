@@ -1,26 +1,20 @@
 """Version checks and fixes for the supported stacks, applied on ``import ms_plugin``.
 
 The one place that knows how the stacks differ (torch 2.1.2 to 2.14, Python
-3.8 to 3.13; README "Install"). :func:`check_versions` refuses, in one line,
-a torch or mmcv outside the tested range. Each fix does nothing where the
-installed package is already right, and :func:`apply_all` is idempotent:
+3.8 to 3.13). :func:`check_versions` refuses an unsupported torch or mmcv in
+one line. Each fix does nothing where the package is already right, and
+:func:`apply_all` is idempotent:
 
-1. mmaction2 1.2.0's wheel lacks ``mmaction/models/localizers/drn``, so
-   ``import mmaction.models`` fails (open-mmlab/mmaction2#2714): a stand-in
-   ``DRN`` is registered that raises a clear error when built.
-2. torch >= 2.6 loads with ``weights_only=True`` and mmengine <= 0.10.7 calls
-   ``torch.load`` without it, so resuming, testing and ``load_from`` fail on
-   MMEngine's own checkpoints: the few classes they pickle (``HistoryBuffer``,
-   numpy arrays and scalars, ``Counter``) are allow-listed for the safe
-   unpickler, with a ``getattr`` limited to HistoryBuffer's methods. torch <
-   2.4 has no allow-list: there :func:`load_weights_only_kwargs` says
-   ``weights_only=False``, torch's own default then.
-3. The configs keep workers alive between epochs (``persistent_workers``),
-   which PyTorch refuses with ``num_workers=0`` (the CPU and debugging
-   setting): the option is dropped for a loader without workers.
-4. Warnings no user can act on (mmcv-lite's missing compiled op,
-   setuptools' ``pkg_resources`` deprecation inside mmengine and mim) are
-   filtered, here, before mmengine is imported; every other warning shows.
+1. mmaction2 1.2.0's wheel lacks ``models/localizers/drn`` (mmaction2#2714):
+   a stand-in ``DRN`` is registered that raises a clear error when built.
+2. torch >= 2.6 loads with ``weights_only=True``, which mmengine <= 0.10.7's
+   own checkpoints fail: the classes they pickle (``HistoryBuffer``, numpy,
+   ``Counter``) are allow-listed for the safe unpickler only (torch < 2.4 has
+   no allow-list: :func:`load_weights_only_kwargs`).
+3. ``persistent_workers`` is dropped for a loader without workers (PyTorch
+   refuses the pair; ``num_workers=0`` is the CPU and debugging setting).
+4. Warnings no user can act on (mmcv-lite's missing compiled op, setuptools'
+   ``pkg_resources`` deprecation) are filtered before mmengine is imported.
 """
 import warnings
 

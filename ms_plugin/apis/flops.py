@@ -1,21 +1,13 @@
 """FLOPs and parameters of a recognizer config: the whole model, backbone and head.
 
-MMAction2's ``tools/analysis_tools/get_flops.py`` feeds ``extract_feat`` a
-single frame ``(1, 1, 3, H, W)``, which a TSM backbone cannot reshape into
-clips of ``num_segments`` frames. :func:`count_flops` feeds a whole clip: for
-a 2D recognizer (TSM, MSNet) the input is ``N x T x C x H x W`` with ``T``
-frames (views x segments), by default one clip of ``num_segments`` frames at
-224x224; for a 3D one ``N x V x C x T x H x W``.
-
-Counting is MMEngine's (``mmengine.analysis.FlopAnalyzer``, fvcore's rules):
-one FLOP is one multiply-add of a convolution, linear layer or matrix product
-(``bmm``, ``matmul``, ``einsum``), batch norm counts 1 or 2 per element,
-adaptive average pooling 1 per element; element-wise ops (ReLU, softmax, exp,
-the Gaussian of the soft-argmax, the input's normalisation) count 0 and are
-listed as not counted. MotionSqueeze's correlation is a matrix product, so it
-is counted as it runs; :func:`correlation_by_definition` gives what the
-correlation costs by its definition, ``(2d+1)^2 * C * H * W`` multiply-adds
-per frame pair, for comparison.
+MMAction2's ``get_flops.py`` feeds ``extract_feat`` one frame, which a TSM
+backbone cannot split into clips; :func:`count_flops` feeds one clip
+(:func:`flops_input_shape`). Counting is MMEngine's ``FlopAnalyzer`` (fvcore's
+rules): a FLOP is a multiply-add of a convolution, linear layer or matrix
+product; element-wise ops count 0 and are listed as not counted. The MS
+correlation is counted as the matrix products that compute it, and
+:func:`correlation_by_definition` gives its ``(2d+1)^2 * C * H * W``
+multiply-adds per frame pair for comparison.
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 

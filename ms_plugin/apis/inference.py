@@ -1,16 +1,10 @@
 """Build a recognizer from a config and a checkpoint, read a clip, score a video.
 
-:func:`build_recognizer` builds a config's model with MMAction2's
-``init_recognizer`` (eval mode, nothing downloaded) and loads the checkpoint
-strictly: read safely (the ``weights_only`` fixes of :mod:`ms_plugin.compat`),
-every key and shape checked, where ``init_recognizer`` would load what
-matches and only log the rest.
-
-:func:`load_clip` runs a config's test pipeline on a video file or a folder
-of frames: only its frame reading is replaced (decord for a file,
-``ArrayDecode`` for images in name order), so a config written for mp4 files
-also reads frame folders and the other way round. :func:`one_view_pipeline`
-cuts a test pipeline down to one view (one clip, one crop).
+:func:`build_recognizer` builds with MMAction2's ``init_recognizer`` (eval
+mode, nothing downloaded), then loads the checkpoint safely and strictly,
+every key and shape checked. :func:`load_clip` runs a config's test pipeline
+with only its frame reading replaced (decord for a file, ``ArrayDecode`` for
+images in name order), so a config for mp4 files reads frame folders too.
 """
 import copy
 import os
@@ -40,6 +34,7 @@ from ..utils.errors import InputError
 
 __all__ = ['Clip', 'RandomWeightsWarning', 'build_recognizer', 'config_test_pipeline',
            'load_clip', 'load_config', 'one_view_pipeline', 'video_scores', 'views_and_size']
+
 
 class RandomWeightsWarning(UserWarning):
     """A model was built without a checkpoint: its outputs mean nothing."""

@@ -6,30 +6,12 @@ other dropout masks, flips and crops than the run it continues.
 :class:`RNGStateHook` stores the streams with every checkpoint and puts them
 back before the first resumed epoch.
 
-What data loading draws, and why these states are all it needs:
-
-* ``DefaultSampler`` shuffles with its own generator, seeded with
-  ``seed + epoch`` on each epoch (``DistSamplerSeedHook``); MMEngine restores
-  both from the checkpoint's ``meta``.
-* Each new DataLoader iterator draws its workers' base seed from the global
-  torch stream (saved here), and MMEngine's ``worker_init_fn`` reseeds every
-  worker with ``seed + worker_id + num_workers * rank`` whenever workers start.
-  Without persistent workers they start on every epoch, so their streams do
-  not depend on earlier epochs.
-* With ``num_workers=0`` the transforms draw from the main process's Python
-  and numpy streams (saved here).
-
-Validation draws from the same streams (a DataLoader iterator, for one), but a
-resumed run does not repeat the validation that followed the checkpoint. So
-the hook runs validation on a copy of the training streams: it saves them
-before validation and puts them back afterwards, and the checkpoint written at
-the end of an epoch holds exactly the state the next epoch starts from.
-
-Limits (see docs/fault_tolerance.md): persistent workers keep their streams in
-processes that no checkpoint can read; an epoch-based loop resumed from an
-iteration checkpoint restarts that epoch from its first batch; an
-iteration-based loop with ``num_workers=0`` draws from the restored streams
-while MMEngine skips the batches already trained.
+The sampler's generator and the workers' seeds are MMEngine's (restored from
+``meta`` and reseeded on every epoch without persistent workers); what is left
+are the global Python, numpy and torch streams, saved here. Validation runs
+on a copy of them, so the checkpoint at the end of an epoch holds exactly the
+state the next epoch starts from. Limits (persistent workers, an epoch resumed
+from an iteration checkpoint): docs/fault_tolerance.md.
 """
 import logging
 import random
