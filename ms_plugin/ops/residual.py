@@ -8,13 +8,13 @@ class _ReLUAdd(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if ctx.needs_input_grad[0]:  # nothing to keep when y takes no gradient
+        if y.requires_grad:  # nothing to keep when y takes no gradient
             ctx.save_for_backward(y > 0)  # NaN > 0 is False: no gradient, as torch.relu's
         return torch.relu(y).add_(x)  # the sum written into relu's new output
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        if not ctx.needs_input_grad[0]:
+        if not ctx.saved_tensors:  # y took no gradient, so nothing was kept
             return None, grad
         positive, = ctx.saved_tensors
         # A float copy of the mask, multiplied in place: on the CPU several
