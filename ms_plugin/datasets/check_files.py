@@ -11,6 +11,7 @@ import json
 import os
 import os.path as osp
 import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import Pool
@@ -130,14 +131,25 @@ def check_datasets(cfg, splits: Sequence[str] = SPLITS, decode: bool = False,
         if progress is not None:
             results = progress(results, total=len(items), desc='videos' if decode else 'files',
                                unit='file')
+        # Ctrl-C sets a flag that the loop reads after each result: an exception
+        # raised by the signal could land in a destructor and be ignored there.
+        stop = []
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.append(1)) if main else None
         try:
             for key, messages in results:
                 if messages:
                     info = dict(zip(PROBE_KEYS, key))
                     found[key] = Problem(problem_kind(messages), '; '.join(messages),
                                          sample_path(info), places[key])
+                if stop:
+                    break
         except KeyboardInterrupt:
-            report.interrupted = True  # the pool is terminated when the block ends
+            stop.append(1)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        report.interrupted = bool(stop)  # the pool is terminated when the block ends
     report.problems = sorted(found.values(), key=lambda p: [
         (SPLITS.index(s) if s in SPLITS else len(SPLITS), a, n or 0) for s, a, n in p.places])
     return report

@@ -14,9 +14,10 @@ class _ReLUAdd(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        if not ctx.saved_tensors:  # y took no gradient, so nothing was kept
+        saved = ctx.saved_tensors  # read once: a checkpoint allows one unpack
+        if not saved:  # y took no gradient, so nothing was kept
             return None, grad
-        positive, = ctx.saved_tensors
+        positive, = saved
         # A float copy of the mask, multiplied in place: on the CPU several
         # times faster than torch.where or masked_fill with the boolean mask.
         return positive.to(grad.dtype).mul_(grad), grad
