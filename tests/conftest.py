@@ -300,3 +300,16 @@ def user_env(user_root) -> Dict[str, str]:
     # The R50 runs here are the slowest of the suite: every core of this test process.
     env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(CPU_THREADS)
     return env
+
+
+def randomize_norms(module) -> None:
+    """Give every BatchNorm2d of ``module`` random statistics and affine weights (no grad),
+    so that eval-mode results depend on them."""
+    import torch
+    with torch.no_grad():
+        for norm in module.modules():
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.running_mean.normal_(0, 0.1)
+                norm.running_var.uniform_(0.5, 2.0)
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.normal_(0, 0.1)

@@ -4,6 +4,7 @@ import torch
 from mmaction.registry import MODELS
 
 from ms_plugin.models import MotionSqueeze, capture_motion
+from conftest import randomize_norms
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +153,7 @@ def test_bfloat16_autocast_gives_the_float32_motion(train):
     # The 1x1 reduction and the matching run in float32 under autocast, so the
     # motion map is float32's (bf16 features moved it by ~10 %).
     module = MotionSqueeze(256, 4, max_displacement=3).train(train)
-    _random_norm_statistics(module)
+    randomize_norms(module)
     x = torch.randn(8, 256, 8, 8)
     with torch.no_grad(), capture_motion(module) as ref:
         module(x)
@@ -195,22 +196,12 @@ def test_init_weights_resets_every_block():
     assert not torch.allclose(module.reduce.conv.weight, torch.tensor(0.123))
 
 
-def _random_norm_statistics(module):
-    with torch.no_grad():
-        for norm in module.modules():
-            if isinstance(norm, torch.nn.BatchNorm2d):
-                norm.running_mean.normal_(0, 0.1)
-                norm.running_var.uniform_(0.5, 2.0)
-                norm.weight.uniform_(0.5, 1.5)
-                norm.bias.normal_(0, 0.1)
-
-
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_eval_output_is_bitwise_the_same_with_and_without_autograd(dtype, channels_last):
     # One computation: grad mode, memory format and dtype choose no other path.
     module = MotionSqueeze(64, 3, reduced_channels=16, max_displacement=3).to(dtype).eval()
-    _random_norm_statistics(module)
+    randomize_norms(module)
     x = torch.randn(6, 64, 7, 9, dtype=dtype)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -228,7 +219,7 @@ def test_eval_output_is_bitwise_the_same_with_and_without_autograd(dtype, channe
 def test_fuse_conv_bn_matches_the_unfused_module():
     from ms_plugin.models import fuse_conv_bn
     module = MotionSqueeze(64, 2, reduced_channels=16, max_displacement=2).eval()
-    _random_norm_statistics(module)
+    randomize_norms(module)
     x = torch.randn(4, 64, 6, 6)
     with torch.no_grad():
         expected = module(x)

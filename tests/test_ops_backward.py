@@ -9,6 +9,7 @@ import torch
 import ms_plugin.models.motion_squeeze as ms_module
 from ms_plugin.models import MotionSqueeze
 from ms_plugin.ops import correlation_motion
+from conftest import randomize_norms
 
 PACKAGE = Path(ms_module.__file__).resolve().parents[1]
 # Odd and even sizes, a map smaller than the window, a single row, d = 0.
@@ -36,15 +37,6 @@ def _without_checkpoint(monkeypatch):
                         lambda fn, *args, use_reentrant: fn(*args))
 
 
-def _random_norms(module):
-    with torch.no_grad():
-        for norm in module.modules():
-            if isinstance(norm, torch.nn.BatchNorm2d):
-                norm.running_var.uniform_(0.5, 2.0)
-                norm.weight.uniform_(0.5, 1.5)
-                norm.bias.normal_(0, 0.1)
-
-
 def _grads(module, x, penalty=False):
     """Input and parameter gradients of a loss, or of a gradient penalty on it."""
     module.zero_grad()
@@ -59,7 +51,7 @@ def _grads(module, x, penalty=False):
 
 def test_recomputation_gives_autograds_gradients(monkeypatch):
     module = MotionSqueeze(32, 3, reduced_channels=16, max_displacement=3).double()
-    _random_norms(module)
+    randomize_norms(module)
     x = torch.randn(6, 32, 9, 8, dtype=torch.float64)
     recomputed = _grads(module, x)
     _without_checkpoint(monkeypatch)
@@ -70,7 +62,7 @@ def test_recomputation_gives_autograds_gradients(monkeypatch):
 def test_double_backward_is_that_of_plain_autograd(monkeypatch):
     # A gradient penalty: backward through the gradient of the module's output.
     module = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2).double()
-    _random_norms(module)
+    randomize_norms(module)
     x = torch.randn(4, 16, 6, 5, dtype=torch.float64)
     recomputed = _grads(module, x, penalty=True)
     assert all(torch.isfinite(g).all() for g in recomputed)
@@ -93,7 +85,7 @@ def test_backward_keeps_no_correlation_sized_tensor():
 
 def test_trace_records_the_eager_computation():
     module = MotionSqueeze(16, 3, reduced_channels=8, max_displacement=2).eval()
-    _random_norms(module)
+    randomize_norms(module)
     x = torch.randn(6, 16, 7, 5)
     with torch.no_grad():
         traced = torch.jit.trace(module, x, check_trace=False)
