@@ -14,9 +14,12 @@ import timm
 import torch
 import torch.nn as nn
 from mmaction.models.backbones.mobilenet_v2_tsm import MobileNetV2TSM
+from mmaction.models.backbones.resnet2plus1d import ResNet2Plus1d
 from mmaction.models.backbones.resnet3d import ResNet3d
 from mmaction.models.backbones.resnet3d_slowonly import ResNet3dSlowOnly
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
+from mmaction.models.backbones.swin import SwinTransformer3D
+from mmaction.models.common import Conv2plus1d
 from mmaction.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -43,8 +46,19 @@ class Family(NamedTuple):
     frozen: Tuple[int, int]  # (frozen_stages, how many stage_specs that freezes)
     plain: Dict = dict()  # extra arguments under which ms_stages=() is the stock backbone
     cp_kwargs: Dict = dict()  # extra arguments for with_cp (ResNet-18 blocks refuse it)
+    # Modules after the last stage that frozen_stages leaves trainable: Swin's output norms
+    # norm{i} (its _freeze_stages freezes patch_embed and layers only).
+    heads: Tuple[str, ...] = ()
 
 
+# Tiny Video Swin: one block per stage, T=2 tokens at every stage from 4 frames (patch 2).
+SWIN = dict(arch=dict(embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1)),
+            patch_size=(2, 4, 4), window_size=(2, 4, 4), drop_path_rate=0., pretrained2d=False)
+# R(2+1)D as MMAction2's config has it (no pool2 in its forward, temporal strides 2):
+# from 4 frames T=4, 2, 1, 1, so the default MS module after layer2 sees 2 frames.
+R2PLUS1D = dict(depth=18, base_channels=16, pretrained=None, pretrained2d=False,
+                conv_cfg=dict(type=Conv2plus1d), conv1_stride_t=1, pool1_stride_t=1,
+                temporal_strides=(1, 2, 2, 2))
 FAMILIES = {
     'ResNetTSM_MS': Family(
         dict(depth=18, num_segments=2, pretrained=None, pretrained2d=False),
@@ -66,6 +80,12 @@ FAMILIES = {
         dict(model_name='resnet18', num_segments=2),
         lambda: TimmFeatures('resnet18'), (4, 3, 64, 64),
         'ms_stage2', (2, 3), plain=dict(shift=False)),
+    'SwinTransformer3D_MS': Family(
+        dict(SWIN, clip_len=4), lambda: SwinTransformer3D(**SWIN), (2, 3, 4, 32, 32),
+        'ms_stage1', (2, 2), heads=('norm3', )),
+    'ResNet2Plus1d_MS': Family(
+        dict(R2PLUS1D, clip_len=4), lambda: ResNet2Plus1d(**R2PLUS1D), (2, 3, 4, 32, 32),
+        'ms_layer2', (2, 2)),
 }
 REGISTERED = sorted(name for name in MODELS.module_dict if name.endswith('_MS'))
 
@@ -225,7 +245,8 @@ def test_frozen_stages_freeze_the_stem_and_stages_but_not_the_ms_modules(name):
     stages = [model.get_submodule(spec.module) for spec in model.stage_specs()]
     for index, stage in enumerate(stages):
         assert all(p.requires_grad != (index < count) for p in stage.parameters()), index
-    in_parts = {id(p) for part in [*stages, module] for p in part.parameters()}
+    heads = [model.get_submodule(head) for head in FAMILIES[name].heads]
+    in_parts = {id(p) for part in [*stages, module, *heads] for p in part.parameters()}
     stem = [p for p in model.parameters() if id(p) not in in_parts]
     assert stem and not any(p.requires_grad for p in stem)
     assert all(p.requires_grad for p in module.parameters())

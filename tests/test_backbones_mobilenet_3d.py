@@ -1,6 +1,6 @@
-"""MobileNetV2TSM_MS, ResNet3d_MS and ResNet3dSlowOnly_MS: where the MS modules
-go, their channels and T, and loading 2D and 3D checkpoints through
-``pretrained``. What every MS backbone shares (with_cp, norm_eval,
+"""MobileNetV2TSM_MS and the 3D ResNets (ResNet3d_MS, ResNet3dSlowOnly_MS,
+ResNet2Plus1d_MS): where the MS modules go, their channels and T, and loading
+2D and 3D checkpoints through ``pretrained``. What every MS backbone shares (with_cp, norm_eval,
 frozen_stages, equality with the stock backbone, checkpoints) is in
 tests/test_backbone_contract.py."""
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
@@ -11,10 +11,12 @@ import torchvision
 from mmaction.models.backbones.mobilenet_v2 import MobileNetV2
 from mmaction.models.backbones.mobilenet_v2_tsm import MobileNetV2TSM
 from mmaction.models.backbones.resnet3d_slowonly import ResNet3dSlowOnly
+from mmaction.models.common import Conv2plus1d
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ms_plugin.models import MotionSqueeze
-from ms_plugin.models.backbones import MobileNetV2TSM_MS, ResNet3d_MS, ResNet3dSlowOnly_MS
+from ms_plugin.models.backbones import (MobileNetV2TSM_MS, ResNet2Plus1d_MS, ResNet3d_MS,
+                                        ResNet3dSlowOnly_MS)
 from ms_plugin.models.backbones.ms_mixin import motion_squeeze_clips
 
 
@@ -126,6 +128,8 @@ def _clips(n: int = 2, t: int = 8, size: int = 32) -> torch.Tensor:
     return torch.randn(n, 3, t, size, size)
 
 
+R2PLUS1D = dict(pretrained2d=False, conv_cfg=dict(type=Conv2plus1d), conv1_stride_t=1,
+                base_channels=16)
 # (class, backbone arguments, expected T after each stage)
 TEMPORAL_CASES = [
     (ResNet3dSlowOnly_MS, dict(), [8, 8, 8, 8]),
@@ -137,6 +141,9 @@ TEMPORAL_CASES = [
      [4, 4, 2, 2]),
     (ResNet3d_MS, dict(clip_len=6, inflate=(1, 0, 1, 0), inflate_style='3x3x3',
                        with_pool2=False, temporal_strides=(1, 1, 2, 1)), [6, 6, 3, 3]),
+    # R(2+1)D's forward runs maxpool always and skips pool2 (ResNet3d's rule: [8, 4, 2, 2]).
+    (ResNet2Plus1d_MS, dict(R2PLUS1D, with_pool1=False, pool1_stride_t=2,
+                            temporal_strides=(1, 1, 2, 1)), [4, 4, 2, 2]),
 ]
 
 
@@ -155,7 +162,7 @@ def test_3d_ms_module_t_is_the_stages_actual_t(cls, kwargs, frames):
     for stage in stages:  # [N*T, C, H, W] inside the module
         shape = seen[f'ms_layer{stage + 1}']
         assert shape[0] == 2 * frames[stage]
-        assert shape[1] == model.stage_specs()[stage].channels == 64 * 2**stage
+        assert shape[1] == model.stage_specs()[stage].channels == model.base_channels * 2**stage
 
 
 def test_3d_ms_runs_on_each_clips_frames_in_time_order():

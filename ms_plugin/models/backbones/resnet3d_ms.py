@@ -1,7 +1,8 @@
-"""``ResNet3d_MS`` and ``ResNet3dSlowOnly_MS``: MMAction2's 3D ResNets with
-MotionSqueeze modules between stages."""
-from typing import Dict, List, Optional, Sequence, Union
+"""``ResNet3d_MS``, ``ResNet3dSlowOnly_MS`` and ``ResNet2Plus1d_MS``: MMAction2's
+3D ResNets with MotionSqueeze modules between stages."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from mmaction.models.backbones.resnet2plus1d import ResNet2Plus1d
 from mmaction.models.backbones.resnet3d import ResNet3d
 from mmaction.models.backbones.resnet3d_slowonly import ResNet3dSlowOnly
 from mmaction.registry import MODELS
@@ -10,7 +11,7 @@ from torch.nn.modules.utils import _triple
 
 from .ms_mixin import MotionSqueezeMixin, StageSpec
 
-__all__ = ['ResNet3d_MS', 'ResNet3dSlowOnly_MS', 'ResNet3dMSMixin']
+__all__ = ['ResNet2Plus1d_MS', 'ResNet3d_MS', 'ResNet3dSlowOnly_MS', 'ResNet3dMSMixin']
 
 
 def _conv_frames(frames: int, kernel: int, stride: int, padding: int) -> int:
@@ -80,21 +81,27 @@ class ResNet3dMSMixin(MotionSqueezeMixin):
                           self.stage_frames(i))
                 for i, name in enumerate(self.res_layers)]
 
+    def pools_run(self) -> Tuple[bool, bool]:
+        """Whether ``forward`` runs ``maxpool`` and ``pool2``."""
+        return self.with_pool1, self.with_pool2
+
     def frames_origin(self) -> str:
         """The settings T is derived from, for error messages."""
+        pool1, pool2 = self.pools_run()
         return (f'clip_len={self.clip_len}, conv1_stride_t={self.conv1_stride_t}, '
-                f'pool1_stride_t={self.pool1_stride_t}, with_pool2={self.with_pool2}, '
-                f'temporal_strides={tuple(self.temporal_strides)}')
+                f'pool1_stride_t={self.pool1_stride_t} (maxpool runs: {pool1}), pool2 runs: '
+                f'{pool2}, temporal_strides={tuple(self.temporal_strides)}')
 
     def stage_frames(self, stage: int) -> int:
         """T of ``layer{stage + 1}``'s output (before ``pool2``), for a clip of
         ``clip_len`` frames."""
         kernel_t = _triple(self.conv1_kernel)[0]
         frames = _conv_frames(self.clip_len, kernel_t, self.conv1_stride_t, (kernel_t - 1) // 2)
-        if self.with_pool1:
+        pool1, pool2 = self.pools_run()
+        if pool1:
             frames = _conv_frames(frames, 1, self.pool1_stride_t, 0)  # maxpool: (1, 3, 3)
         for i in range(stage + 1):
-            if i == 1 and self.with_pool2:
+            if i == 1 and pool2:
                 frames = _conv_frames(frames, 2, 2, 0)  # pool2 after layer1: (2, 1, 1)
             # A strided first block (and its downsample) keeps ceil(T / stride).
             frames = -(-frames // self.temporal_strides[i])
@@ -146,3 +153,20 @@ class ResNet3dSlowOnly_MS(ResNet3dMSMixin, ResNet3dSlowOnly):
     ``ms_cfg``; every other argument is ``ResNet3dSlowOnly``'s, and so are the
     checkpoint keys.
     """
+
+
+@MODELS.register_module()
+class ResNet2Plus1d_MS(ResNet3dMSMixin, ResNet2Plus1d):
+    """MMAction2's ``ResNet2Plus1d`` (R(2+1)D) with MotionSqueeze modules.
+
+    Its ``forward`` always runs ``maxpool`` and never ``pool2``, whatever
+    ``with_pool1``/``with_pool2`` say, so T counts ``conv1``, ``maxpool`` and
+    ``temporal_strides`` only. MMAction2's R(2+1)D-R34 8x8 (``clip_len=8``,
+    strides ``(1, 2, 2, 2)``): T=8, 4, 2, 1 after ``layer1..4``, 64, 128, 256,
+    512 ch; ``layer4`` (T=1) is refused. See :class:`ResNet3dMSMixin` for the
+    arguments; the rest are ``ResNet2Plus1d``'s, and so are the keys.
+    """
+
+    def pools_run(self) -> Tuple[bool, bool]:
+        """``maxpool`` always, ``pool2`` never (``ResNet2Plus1d.forward``)."""
+        return True, False
