@@ -28,13 +28,19 @@ from mmengine.runner import load_checkpoint
 from ms_plugin.utils.video import write_video
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
-# Shared pieces (`_base_/` folders, `_*.py` files) are not configs of their own.
+# Shared pieces (`_base_/` folders, `_*.py` files) are not configs of their own. The
+# ablations (configs/ablations/) are msnet_r50_sthv1.py with MS arguments changed and
+# nothing else: tests/test_ablation_configs.py checks that, and builds and runs each.
 CONFIGS = sorted(
     path for path in CONFIG_DIR.rglob('*.py')
-    if '_base_' not in path.relative_to(CONFIG_DIR).parts[:-1] and not path.name.startswith('_'))
+    if '_base_' not in path.relative_to(CONFIG_DIR).parts[:-1] and not path.name.startswith('_')
+    and path.relative_to(CONFIG_DIR).parts[0] != 'ablations')
 CONFIG_IDS = [str(path.relative_to(CONFIG_DIR)) for path in CONFIGS]
 STOCK_TSM_STHV2 = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs', 'recognition',
                            'tsm', 'tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py')
+STOCK_SWIN_K400 = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs', 'recognition',
+                           'swin',
+                           'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 NUM_FRAMES = 24
 FRAME_SIZE = (80, 60)  # (w, h)
 SAMPLERS = ('SampleFrames', 'DenseSampleFrames', 'UniformSample')
@@ -71,7 +77,8 @@ def test_the_paper_configs_and_the_swap_example_are_all_found():
     names = set(CONFIG_IDS)
     expected = {'msnet_r50_sthv1.py', 'msnet_r50_16f_sthv1.py', 'msnet_r50_sthv2.py',
                 'msnet_r50_16f_sthv2.py', 'msnet_r50_k400.py', 'msnet_r50_hmdb51.py',
-                'examples/tsm_r50_sthv2_swap_ms.py', 'msnet_mobilenetv2_sthv2.py',
+                'examples/tsm_r50_sthv2_swap_ms.py', 'examples/swin_tiny_k400_swap_ms.py',
+                'msnet_mobilenetv2_sthv2.py',
                 'msnet_slowonly_r50_k400.py'}
     assert expected <= names
 
@@ -92,7 +99,10 @@ def test_config_model_trains_and_tests_a_step(path):
     torch.manual_seed(0)
     model = MODELS.build(_model_without_downloads(cfg))
     model.init_weights()
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    optim_cfg = cfg.optim_wrapper
+    if optim_cfg.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
+        optim_cfg = dict(optim_cfg, type='OptimWrapper')  # mmengine's AMP refuses the CPU
+    optim = build_optim_wrapper(model, optim_cfg)
     frames = _num_segments(cfg)
 
     def batch(views: int) -> Dict:
@@ -447,3 +457,26 @@ def test_swap_example_changes_only_the_backbone_of_the_stock_config():
     missing, unexpected = swapped_model.load_state_dict(stock_model.state_dict(), strict=False)
     assert unexpected == []
     assert missing and all(key.startswith('backbone.ms_layer2.') for key in missing)
+
+
+def test_swin_swap_example_changes_only_the_backbone_of_the_stock_config():
+    stock = Config(_without_scope(Config.fromfile(STOCK_SWIN_K400).to_dict()))
+    swapped = Config(_without_scope(
+        _load(CONFIG_DIR / 'examples' / 'swin_tiny_k400_swap_ms.py').to_dict()))
+    for key in ('train_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
+                'train_cfg'):
+        assert swapped[key] == stock[key]
+    backbone = swapped.model.backbone
+    assert swapped.model == dict(stock.model, backbone=dict(
+        stock.model.backbone, type='SwinTransformer3D_MS', clip_len=backbone.clip_len,
+        ms_stages=backbone.ms_stages, ms_cfg=backbone.ms_cfg, norm_eval=False))
+    sampler, = [step for step in stock.train_dataloader.dataset.pipeline
+                if step['type'] == 'SampleFrames']
+    assert backbone.clip_len == sampler['clip_len'] == 32
+
+    stock_model = MODELS.build(_model_without_downloads(stock))
+    swapped_model = MODELS.build(_model_without_downloads(swapped))
+    assert swapped_model.backbone.ms_stage1.num_segments == 16  # 32 frames, patch_size[0] 2
+    missing, unexpected = swapped_model.load_state_dict(stock_model.state_dict(), strict=False)
+    assert unexpected == []
+    assert missing and all(key.startswith('backbone.ms_stage1.') for key in missing)

@@ -17,10 +17,14 @@ import pytest
 from conftest import REPO_ROOT
 from cpu_substitutions import TRAIN_OPTIONS, cpu_test_options
 
+# Not run here: MMAction2's Swin config trains with AmpOptimWrapper, which mmengine
+# refuses without a GPU, and one Swin-T step of 32x224x224 takes about 17 s on 2 cores.
+# tests/test_configs.py builds it, trains a step (without AMP) and checks the swap.
+GPU_ONLY = {'configs/examples/swin_tiny_k400_swap_ms.py'}
+FOUND = {str(p.relative_to(REPO_ROOT)) for p in [
+    *(REPO_ROOT / 'configs').glob('*.py'), *(REPO_ROOT / 'configs' / 'examples').glob('*.py')]}
 # Kinetics first: the HMDB51 config fine-tunes the Kinetics checkpoint.
-SHIPPED = sorted((str(p.relative_to(REPO_ROOT)) for p in [
-    *(REPO_ROOT / 'configs').glob('*.py'), *(REPO_ROOT / 'configs' / 'examples').glob('*.py')]),
-                 key=lambda name: ('hmdb51' in name, name))
+SHIPPED = sorted(FOUND - GPU_ONLY, key=lambda name: ('hmdb51' in name, name))
 STACK_WARNINGS = ('MultiScaleDeformableAttention', 'pkg_resources')
 
 
@@ -43,7 +47,7 @@ def stand_in_for_last_epoch(root: Path) -> None:
 
 
 def test_every_shipped_config_is_tested():
-    assert len(SHIPPED) >= 10
+    assert len(SHIPPED) >= 10 and GPU_ONLY <= FOUND
     assert SHIPPED.index('configs/msnet_r50_k400.py') < SHIPPED.index(
         'configs/msnet_r50_hmdb51.py')
 
