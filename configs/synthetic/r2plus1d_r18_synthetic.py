@@ -1,11 +1,12 @@
-# R(2+1)D-18 (MMAction2's ResNet2Plus1d with the settings of its R34 config:
-# (2+1)D convolutions, no pool2 in its forward; depth 18, BN3d, and temporal
-# strides (1, 2, 2, 1), not (1, 2, 2, 2)), from scratch, 8 consecutive frames,
-# on the synthetic motion data: the baseline of msnet_r2plus1d_r18_synthetic.py.
-# T = 8, 4, 2, 2 after layer1..4: with a stride in layer4 too, a 32 px test clip
-# leaves layer4 one value per channel (T=1, 1x1), which BatchNorm refuses in
-# training. The 3D pipelines and the head are slowonly_r18_synthetic.py's; the
-# backbone is replaced.
+# R(2+1)D-18 at half width (MMAction2's ResNet2Plus1d with the settings of its
+# R34 config: (2+1)D convolutions, no pool2 in its forward; depth 18,
+# base_channels=32, BN3d, temporal strides (1, 2, 2, 1), not (1, 2, 2, 2)),
+# from scratch, 8 consecutive frames, on the synthetic motion data: the
+# baseline of msnet_r2plus1d_r18_synthetic.py. T = 8, 4, 2, 2 after
+# layer1..4: with a stride in layer4 too, a 32 px test clip leaves layer4 one
+# value per channel (T=1, 1x1), which BatchNorm refuses in training. The 3D
+# pipelines and the head are slowonly_r18_synthetic.py's; the backbone is
+# replaced and the head takes its 256 channels.
 _base_ = ['./slowonly_r18_synthetic.py']
 
 model = dict(
@@ -13,6 +14,7 @@ model = dict(
         _delete_=True,
         type='ResNet2Plus1d',
         depth=18,
+        base_channels=32,
         pretrained=None,
         pretrained2d=False,
         norm_eval=False,
@@ -24,4 +26,5 @@ model = dict(
         inflate=(1, 1, 1, 1),
         spatial_strides=(1, 2, 2, 2),
         temporal_strides=(1, 2, 2, 1),
-        zero_init_residual=False))
+        zero_init_residual=False),
+    cls_head=dict(in_channels=256))
