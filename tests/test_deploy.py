@@ -155,16 +155,16 @@ def test_onnx_contract_timm(tmp_path):
 
 
 def test_correlation_impl_is_chosen_when_the_model_is_built(tmp_path):
-    """The exporter exports the model as built: a training model ('strided') is refused."""
-    strided, _ = _tiny_model()
+    """The exporter exports the model as built: a training model ('fused') is refused."""
+    fused, _ = _tiny_model()
     allpairs, _ = _tiny_model(correlation_impl='allpairs')
-    assert strided.backbone.ms_layer2.correlation_impl == 'strided'
+    assert fused.backbone.ms_layer2.correlation_impl == 'fused'
     assert allpairs.backbone.ms_layer2.correlation_impl == 'allpairs'
     frames = _frames(2, TINY_SHAPE)
-    torch.testing.assert_close(WholeRecognizer(allpairs)(frames), WholeRecognizer(strided)(frames),
+    torch.testing.assert_close(WholeRecognizer(allpairs)(frames), WholeRecognizer(fused)(frames),
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="correlation_impl='allpairs'"):
-        export_onnx(WholeRecognizer(strided), frames, str(tmp_path / 'x.onnx'), dynamo=False)
+        export_onnx(WholeRecognizer(fused), frames, str(tmp_path / 'x.onnx'), dynamo=False)
     assert not (tmp_path / 'x.onnx').exists()
     # A model without MotionSqueeze modules is not changed by the choice.
     with pytest.warns(RandomWeightsWarning):
@@ -469,4 +469,4 @@ def test_benchmark_onnx_profile_attributes_the_ms_nodes_of_the_backbone(capsys):
     assert total == pytest.approx(sum(ops.values()), abs=0.01 * len(ops) + 0.01)
     assert 0 < convs < total and others > 0
     assert share == pytest.approx(100 * total / others, rel=0.05, abs=0.02)
-    assert backbone.ms_layer2.correlation_impl == 'strided'  # the export used a copy
+    assert backbone.ms_layer2.correlation_impl == 'fused'  # the export used a copy

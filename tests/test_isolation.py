@@ -46,7 +46,7 @@ PLACES = {'centre': (0, 3, 3), 'corner': (1, 0, 0)}
 @pytest.mark.parametrize('bad', BAD)
 @pytest.mark.parametrize('place', PLACES)
 @pytest.mark.parametrize('mode', ['eval', 'frozen_norms'])
-@pytest.mark.parametrize('impl', ['strided', 'allpairs'])
+@pytest.mark.parametrize('impl', ['fused', 'strided', 'allpairs'])
 def test_motion_squeeze_isolates_clips(bad, place, mode, impl):
     torch.manual_seed(0)
     model = MotionSqueeze(8, T, reduced_channels=8, max_displacement=2, correlation_impl=impl)

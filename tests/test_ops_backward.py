@@ -1,5 +1,6 @@
 """Gradients of the matching and the module: gradcheck, recomputation, double backward,
 and one code path for eager, trace and compile."""
+import math
 import re
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from conftest import randomize_norms
 
 PACKAGE = Path(ms_module.__file__).resolve().parents[1]
 # Odd and even sizes, a map smaller than the window, a single row, d = 0.
-CASES = [((2, 2, 5, 4), 2, 'strided'), ((1, 2, 3, 3), 5, 'strided'), ((3, 2, 1, 4), 1, 'strided'),
-         ((1, 2, 4, 3), 0, 'strided'), ((2, 2, 4, 3), 2, 'allpairs')]
+SHAPES = [((2, 2, 5, 4), 2), ((1, 2, 3, 3), 5), ((3, 2, 1, 4), 1), ((1, 2, 4, 3), 0)]
+CASES = [shape + ('fused', ) for shape in SHAPES] + [((2, 2, 4, 3), 2, 'allpairs')]
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,35 @@ def test_gradcheck(shape, d, mode, impl):
     f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda a, b: correlation_motion(a, b, d, 1.5, 3.0, mode, impl), (f1, f2))
+        lambda a, b: correlation_motion(a, b, d, 1.5, 3.0, mode, impl), (f1, f2), fast_mode=True)
+
+
+@pytest.mark.parametrize('shape,d', SHAPES)
+@pytest.mark.parametrize('mode', ['kernel', 'plain', 'hard'])
+def test_fused_matching_equals_autograds(shape, d, mode):
+    # 'fused' (written-out backward) against 'strided' through autograd: values,
+    # gradients and second-order gradients.
+    f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(shape[0], 3, *shape[2:], dtype=torch.float64)
+    results = []
+    for impl in ('strided', 'fused'):
+        out = correlation_motion(f1, f2, d, 1.5, 3.0, mode, impl)
+        grads = torch.autograd.grad((out * weights).sum(), (f1, f2), create_graph=True)
+        second = torch.autograd.grad(sum(g.square().sum() for g in grads), (f1, f2),
+                                     allow_unused=True)
+        results.append((out, *grads, *[torch.zeros_like(f1) if g is None else g
+                                        for g in second]))
+    for want, got in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize('mode', ['kernel', 'plain'])
+def test_fused_matching_gradgradcheck(mode):
+    f1 = torch.randn(2, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    f2 = torch.randn(2, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(
+        lambda a, b: correlation_motion(a, b, 1, 1.5, 3.0, mode, 'fused'), (f1, f2), fast_mode=True)
 
 
 def _without_checkpoint(monkeypatch):
@@ -49,12 +78,17 @@ def _grads(module, x, penalty=False):
     return [x.grad] + [p.grad.clone() for p in module.parameters()]
 
 
-def test_recomputation_gives_autograds_gradients(monkeypatch):
-    module = MotionSqueeze(32, 3, reduced_channels=16, max_displacement=3).double()
+@pytest.mark.parametrize('impl', ['fused', 'strided'])
+def test_recomputation_gives_autograds_gradients(monkeypatch, impl):
+    # 'fused' recomputes the correlation in its backward, 'strided' through a
+    # checkpoint: both against plain autograd of 'strided'.
+    module = MotionSqueeze(32, 3, reduced_channels=16, max_displacement=3,
+                           correlation_impl=impl).double()
     randomize_norms(module)
     x = torch.randn(6, 32, 9, 8, dtype=torch.float64)
     recomputed = _grads(module, x)
     _without_checkpoint(monkeypatch)
+    module.correlation_impl = 'strided'
     for got, want in zip(recomputed, _grads(module, x)):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
@@ -64,10 +98,11 @@ def test_double_backward_is_that_of_plain_autograd(monkeypatch):
     module = MotionSqueeze(16, 2, reduced_channels=8, max_displacement=2).double()
     randomize_norms(module)
     x = torch.randn(4, 16, 6, 5, dtype=torch.float64)
-    recomputed = _grads(module, x, penalty=True)
+    recomputed = _grads(module, x, penalty=True)  # 'fused', the default
     assert all(torch.isfinite(g).all() for g in recomputed)
     assert recomputed[1].abs().sum() > 0  # the reduction's weight gets a second-order term
     _without_checkpoint(monkeypatch)
+    module.correlation_impl = 'strided'
     for got, want in zip(recomputed, _grads(module, x, penalty=True)):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
 
@@ -80,7 +115,8 @@ def test_backward_keeps_no_correlation_sized_tensor():
     x = torch.randn(8, 64, 10, 10, requires_grad=True)
     kept, _ = kept_for_backward(lambda: module(x))
     shapes = [shape for shape, _ in kept.by_shape]
-    assert not any(49 in shape for shape in shapes), shapes  # (2d+1)**2 displacements
+    # (2d+1)**2 = 49 displacements at each of the 10x10 positions of a map
+    assert not any(49 in shape and math.prod(shape) >= 49 * 100 for shape in shapes), shapes
 
 
 def test_trace_records_the_eager_computation():

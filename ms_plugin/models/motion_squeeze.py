@@ -9,7 +9,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
-from ..ops import (CORRELATION_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
+from ..ops import (MATCHING_IMPLS, SOFT_ARGMAX_MODES, accumulation_dtype,
                    correlation_motion, l2_normalize, relu_add)
 
 __all__ = ['MotionSqueeze', 'SeparableConvBlock', 'motion_squeeze_modules', 'capture_motion']
@@ -73,10 +73,12 @@ class MotionSqueeze(BaseModule):
             ``'hard'`` (ablations). Defaults to ``'kernel'``.
         use_confidence (bool): Feed the confidence map to the transform
             besides (dx, dy). Defaults to True.
-        correlation_impl (str): How :func:`~ms_plugin.ops.local_correlation`
-            computes the same values: ``'strided'`` (fast in eager PyTorch)
-            or ``'allpairs'`` (exportable to ONNX; the export tool sets it).
-            Defaults to ``'strided'``.
+        correlation_impl (str): How :func:`~ms_plugin.ops.correlation_motion`
+            computes the same values: ``'fused'`` (one function with a
+            written-out backward that keeps only its inputs; the fastest),
+            ``'strided'`` (plain autograd, the matching recomputed in backward
+            by ``torch.utils.checkpoint``) or ``'allpairs'`` (the same, and
+            exportable to ONNX; the export tool sets it). Defaults to ``'fused'``.
         transform_channels (Sequence[int]): Output channels of the first three
             separable blocks; the fourth outputs ``in_channels``.
             Defaults to ``(16, 32, 64)``.
@@ -103,7 +105,7 @@ class MotionSqueeze(BaseModule):
                  temperature: float = 100.0,
                  soft_argmax: str = 'kernel',
                  use_confidence: bool = True,
-                 correlation_impl: str = 'strided',
+                 correlation_impl: str = 'fused',
                  transform_channels: Sequence[int] = (16, 32, 64),
                  transform_kernel_sizes: Sequence[int] = (7, 3, 3, 3),
                  norm_cfg: dict = dict(type='BN'),
@@ -116,8 +118,8 @@ class MotionSqueeze(BaseModule):
         if soft_argmax not in SOFT_ARGMAX_MODES:
             raise ValueError(f'soft_argmax must be one of {SOFT_ARGMAX_MODES}, '
                              f'got {soft_argmax!r}.')
-        if correlation_impl not in CORRELATION_IMPLS:
-            raise ValueError(f'correlation_impl must be one of {CORRELATION_IMPLS}, '
+        if correlation_impl not in MATCHING_IMPLS:
+            raise ValueError(f'correlation_impl must be one of {MATCHING_IMPLS}, '
                              f'got {correlation_impl!r}.')
         if soft_argmax != 'hard' and not temperature > 0:
             raise ValueError(f'temperature must be positive, got {temperature}.')
@@ -215,13 +217,17 @@ class MotionSqueeze(BaseModule):
         """
         src, tgt = self.frame_pairs(x)
         _, _, h, w = src.shape
+        args = (src, tgt, self.max_displacement, self.sigma, self.temperature, self.soft_argmax,
+                self.correlation_impl)
         with torch.autocast(device_type=src.device.type, enabled=False):
-            # Correlation, ReLU and soft-argmax. Backward runs them again
-            # rather than keep their correlation-sized tensors
-            # ([N*(T-1), (2d+1)**2, H, W] each): docs/benchmarks.md.
-            motion = checkpoint(correlation_motion, src, tgt, self.max_displacement, self.sigma,
-                                self.temperature, self.soft_argmax, self.correlation_impl,
-                                use_reentrant=False)  # [N*(T-1), 3, H, W]
+            # Correlation, ReLU and soft-argmax. Backward runs the correlation
+            # again rather than keep correlation-sized tensors
+            # ([N*(T-1), (2d+1)**2, H, W] each): 'fused' itself, the others
+            # by a checkpoint (docs/benchmarks.md).
+            if self.correlation_impl == 'fused':
+                motion = correlation_motion(*args)  # [N*(T-1), 3, H, W]
+            else:
+                motion = checkpoint(correlation_motion, *args, use_reentrant=False)
         motion = motion.view(-1, self.num_segments - 1, 3, h, w)  # -> [N, T-1, 3, H, W]
         # The last frame has no successor: it repeats the last pair's map.
         motion = torch.cat([motion, motion[:, -1:]], dim=1)  # -> [N, T, 3, H, W]

@@ -42,38 +42,66 @@ def _check_pair(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int) -> No
                          f'got {max_displacement!r}.')
 
 
+def _target_runs(f: torch.Tensor, d: int) -> torch.Tensor:
+    """The flat run of positions of ``f`` that each row of ``'strided'`` reaches.
+
+    Every map gets ``d`` zero columns after each row (pitch ``W + d``) and
+    ``d`` zero rows below it; the maps are stacked into one flat run with
+    ``d`` zero rows (and ``d`` zeros) before the first. Row ``y`` of map
+    ``m`` reaches the positions from ``(y - d, -d)`` to ``(y + d, W - 1 + d)``
+    of its map.
+
+    Returns:
+        Tensor: ``[N*(H+d), C, 2d*(W+d) + W + 2d]``, overlapping windows (a view).
+    """
+    n, c, h, w = f.shape
+    pitch, rows = w + d, h + d
+    run = 2 * d * pitch + w + 2 * d
+    # [N, C, H, W] -> [N, C, H+d, W+d] -> [C, N*(H+d)*(W+d)]
+    flat = F.pad(f, (0, d, 0, d)).transpose(0, 1).reshape(c, n * rows * pitch)
+    # d zero rows and d zeros before the first map, d zero rows after the
+    # last: [C, (N*(H+d) + 2d)*pitch + d]
+    flat = F.pad(flat, (d * pitch + d, d * pitch))
+    # exactly N*(H+d) windows: [C, N*(H+d), run] -> [N*(H+d), C, run]
+    return flat.unfold(1, run, pitch).transpose(0, 1)
+
+
+def _window_view(prod: torch.Tensor, n: int, h: int, w: int, d: int) -> torch.Tensor:
+    """The ``[N, H, W, 2d+1, 2d+1]`` products of a ``[N*(H+d), W, run]`` row product.
+
+    (map m, row y, column x, dy, dx) lies at
+    ``(m*(H+d) + y)*W*run + x*(run + 1) + (dy + d)*pitch + (dx + d)``: a
+    strided view. An offset outside the map reads that map's zero padding.
+    """
+    p, pitch = 2 * d + 1, w + d
+    run = prod.shape[-1]
+    return prod.as_strided((n, h, w, p, p), ((h + d) * w * run, w * run, run + 1, pitch, 1))
+
+
+def _source_rows(f: torch.Tensor, d: int) -> torch.Tensor:
+    """``[N, C, H, W]`` -> ``[N*(H+d), W, C]``: the rows of ``'strided'``'s product.
+
+    ``d`` zero rows per map (their products are never read) keep the row
+    step of the batched product uniform.
+    """
+    n, c, h, w = f.shape
+    # [N, C, H, W] -> [N, C, H+d, W] -> [N, H+d, W, C] -> [N*(H+d), W, C]
+    return F.pad(f, (0, 0, 0, d)).permute(0, 2, 3, 1).reshape(n * (h + d), w, c)
+
+
 def _strided_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
     """``'strided'``: one batched product over the rows of the stacked, padded maps.
 
-    Every target map gets ``d`` zero columns after each row (pitch ``W + d``)
-    and ``d`` zero rows below it; the maps are stacked into one flat run
-    with ``d`` zero rows (and ``d`` zeros) before the first. Each source row
-    ``[W, C]`` is multiplied with the flat run of target positions from
-    ``(y - d, -d)`` to ``(y + d, W - 1 + d)``; every (column, offset) then
-    lies at a fixed stride of the product, which a strided view picks out.
-    What an offset reads outside its map is zero padding of that map, so no
-    mask is needed and no value of one map reaches another map's output or
-    gradient. The source's ``d`` zero rows per map (their products are
-    never read) keep the row step of the batched product uniform.
+    Each source row ``[W, C]`` is multiplied with the flat run of target
+    positions it reaches (:func:`_target_runs`); every (column, offset) then
+    lies at a fixed stride of the product (:func:`_window_view`). What an
+    offset reads outside its map is zero padding of that map, so no mask is
+    needed and no value of one map reaches another map's output or gradient.
     """
-    n, c, h, w = f1.shape
-    p, pitch, rows = 2 * d + 1, w + d, h + d
-    run = 2 * d * pitch + w + 2 * d  # flat target positions one row reaches
-    # [N, C, H, W] -> [N, C, H+d, W] -> [N, H+d, W, C] -> [N*(H+d), W, C]
-    src = F.pad(f1, (0, 0, 0, d)).permute(0, 2, 3, 1).reshape(n * rows, w, c)
-    # [N, C, H, W] -> [N, C, H+d, W+d] -> [C, N*(H+d)*(W+d)]
-    tgt = F.pad(f2, (0, d, 0, d)).transpose(0, 1).reshape(c, n * rows * pitch)
-    # d zero rows and d zeros before the first map, d zero rows after the
-    # last: [C, (N*(H+d) + 2d)*pitch + d]
-    tgt = F.pad(tgt, (d * pitch + d, d * pitch))
-    # exactly N*(H+d) overlapping windows (a view): [C, N*(H+d), run] -> [N*(H+d), C, run]
-    runs = tgt.unfold(1, run, pitch).transpose(0, 1)
-    prod = torch.bmm(src, runs)  # [N*(H+d), W, run]
-    # (map m, row y, column x, dy, dx) lies at
-    # (m*(H+d) + y)*W*run + x*(run + 1) + (dy + d)*pitch + (dx + d):
-    # [N*(H+d), W, run] -> [N, H, W, 2d+1, 2d+1] (a strided view) -> [N, H, W, K]
-    corr = prod.as_strided((n, h, w, p, p), (rows * w * run, w * run, run + 1, pitch, 1))
-    return corr.reshape(n, h, w, p * p).permute(0, 3, 1, 2)  # -> (a view) [N, K, H, W]
+    n, _, h, w = f1.shape
+    prod = torch.bmm(_source_rows(f1, d), _target_runs(f2, d))  # [N*(H+d), W, run]
+    corr = _window_view(prod, n, h, w, d)  # [N, H, W, 2d+1, 2d+1]
+    return corr.reshape(n, h, w, -1).permute(0, 3, 1, 2)  # -> (a view) [N, K, H, W]
 
 
 def _allpairs_correlation(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:

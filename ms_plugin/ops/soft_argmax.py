@@ -3,11 +3,16 @@ from typing import Tuple
 
 import torch
 
-from .correlation import accumulation_dtype, local_correlation
+from .correlation import CORRELATION_IMPLS, _check_pair, accumulation_dtype, local_correlation
+from .fused_matching import fused_correlation_motion
 
-__all__ = ['displacement_grid', 'kernel_soft_argmax', 'correlation_motion', 'SOFT_ARGMAX_MODES']
+__all__ = ['displacement_grid', 'kernel_soft_argmax', 'correlation_motion', 'SOFT_ARGMAX_MODES',
+           'MATCHING_IMPLS']
 
 SOFT_ARGMAX_MODES = ('kernel', 'plain', 'hard')
+# How correlation_motion computes the same values: 'fused' (one function with
+# a written-out backward), or a correlation of CORRELATION_IMPLS through autograd.
+MATCHING_IMPLS = ('fused', ) + CORRELATION_IMPLS
 
 
 def displacement_grid(max_displacement: int, device=None,
@@ -24,13 +29,16 @@ def displacement_grid(max_displacement: int, device=None,
     return torch.stack([dx.reshape(-1), dy.reshape(-1)])
 
 
-def _check(corr: torch.Tensor, d: int, sigma: float, temperature: float, mode: str) -> None:
+def _check(d: int, sigma: float, temperature: float, mode: str) -> None:
     if mode not in SOFT_ARGMAX_MODES:
         raise ValueError(f'mode must be one of {SOFT_ARGMAX_MODES}, got {mode!r}.')
     if mode != 'hard' and not temperature > 0:
         raise ValueError(f'temperature must be positive, got {temperature}.')
     if mode == 'kernel' and not sigma > 0:
         raise ValueError(f'sigma must be positive, got {sigma}.')
+
+
+def _check_corr(corr: torch.Tensor, d: int) -> None:
     p2 = (2 * d + 1) ** 2
     if corr.dim() != 4 or corr.shape[1] != p2:
         raise ValueError(f'corr must be [N, (2d+1)**2 = {p2}, H, W] for max_displacement={d}; '
@@ -67,7 +75,8 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
         computed in float32 at least.
     """
     d = max_displacement
-    _check(corr, d, sigma, temperature, mode)
+    _check(d, sigma, temperature, mode)
+    _check_corr(corr, d)
     if d == 0:  # one displacement only: it is zero
         return corr.new_zeros((corr.shape[0], 2) + corr.shape[2:]), corr.clone()
     acc = accumulation_dtype(corr.dtype)
@@ -83,7 +92,8 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
                 # Row k* of the table: the Gaussian centred on displacement k*.
                 dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
                 table = torch.exp(dist2 / (-2 * sigma ** 2))
-                logits = logits * table[best]  # [N, H, W, K]
+                # index_select, not table[best]: several times faster on the CPU
+                logits = logits * table.index_select(0, best.flatten()).view(best.shape + (-1, ))
             prob = torch.softmax(logits, dim=-1)  # [N, H, W, K]
             displacement = prob @ cells  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
     # [N, H, W, 2] -> [N, 2, H, W]; units of d: in [-1, 1]
@@ -93,7 +103,7 @@ def kernel_soft_argmax(corr: torch.Tensor, max_displacement: int = 7, sigma: flo
 
 def correlation_motion(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 7,
                        sigma: float = 5.0, temperature: float = 100.0, mode: str = 'kernel',
-                       impl: str = 'strided') -> torch.Tensor:
+                       impl: str = 'fused') -> torch.Tensor:
     """``kernel_soft_argmax(local_correlation(f1, f2).relu())`` as one ``[N, 3, H, W]`` map.
 
     Args:
@@ -103,14 +113,31 @@ def correlation_motion(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int
         sigma (float): Std of the Gaussian, in grid cells. Defaults to 5.0.
         temperature (float): Multiplies the logits. Defaults to 100.0.
         mode (str): As in :func:`kernel_soft_argmax`. Defaults to ``'kernel'``.
-        impl (str): As in :func:`~ms_plugin.ops.local_correlation`.
-            Defaults to ``'strided'``.
+        impl (str): ``'fused'``: the ``'strided'`` correlation, ReLU and
+            soft-argmax as one function that keeps only ``f1``, ``f2`` and
+            the arg-max for its written-out backward
+            (:mod:`~ms_plugin.ops.fused_matching`); or ``'strided'`` /
+            ``'allpairs'``: :func:`~ms_plugin.ops.local_correlation`'s
+            implementation, then the soft-argmax, through autograd. The same
+            values and gradients up to float rounding. Defaults to ``'fused'``.
 
     Returns:
         Tensor: ``[N, 3, H, W]`` in the dtype of ``f1``: dx, dy (in units of
         ``d``) and the confidence.
     """
-    corr = local_correlation(f1, f2, max_displacement, impl).relu()  # [N, K, H, W]
-    displacement, confidence = kernel_soft_argmax(corr, max_displacement, sigma, temperature,
-                                                  mode)
-    return torch.cat([displacement, confidence], dim=1)  # [N, 2 + 1, H, W]
+    if impl != 'fused':
+        corr = local_correlation(f1, f2, max_displacement, impl).relu()  # [N, K, H, W]
+        displacement, confidence = kernel_soft_argmax(corr, max_displacement, sigma,
+                                                      temperature, mode)
+        return torch.cat([displacement, confidence], dim=1)  # [N, 2 + 1, H, W]
+    d = max_displacement
+    _check_pair(f1, f2, d)
+    _check(d, sigma, temperature, mode)
+    acc = accumulation_dtype(f1.dtype)
+    with torch.autocast(device_type=f1.device.type, enabled=False):
+        cells = displacement_grid(d, f1.device, acc).t()  # [K, 2]: (dx, dy)
+        displacement, confidence = fused_correlation_motion(
+            f1.to(acc), f2.to(acc), d, sigma, temperature, mode, cells)  # [N, H, W, 2], [N, H, W]
+    # [N, H, W, 2] -> [N, 2, H, W] (units of d, in [-1, 1]); [N, H, W] -> [N, 1, H, W]
+    motion = torch.cat([displacement / max(d, 1), confidence.unsqueeze(-1)], -1)
+    return motion.permute(0, 3, 1, 2).to(f1.dtype)

@@ -9,7 +9,7 @@ ms_cfg = dict(
     temperature=100.0,  # softmax temperature
     soft_argmax='kernel',
     use_confidence=True,  # the confidence map goes to the transform with (dx, dy)
-    correlation_impl='strided',  # 'allpairs' computes the same, exportable to ONNX
+    correlation_impl='fused',  # 'strided' and 'allpairs' compute the same; 'allpairs' exports to ONNX
     transform_channels=(16, 32, 64),
     transform_kernel_sizes=(7, 3, 3, 3),
     act_cfg=dict(type='ReLU'))
