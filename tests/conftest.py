@@ -37,6 +37,8 @@ CPU_THREADS = 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2
 if os.environ.get('PYTEST_XDIST_WORKER'):
     torch.set_num_threads(1)
 TEST_CONFIGS = REPO_ROOT / 'tests' / 'configs'
+# The synthetic data generator (not installed: it serves the tools, the demo and these tests).
+sys.path.insert(0, str(REPO_ROOT / 'tools' / 'data' / 'synthetic'))
 VENV_BIN = Path(sys.executable).parent
 
 # Each class moves a bright square in its own direction (dx, dy pixels per frame),

@@ -75,7 +75,7 @@ def test_tiny_demo_runs_every_stage(tiny_demo):
     assert results['msnet']['mparams'] > results['tsn']['mparams']
     assert '20 training / 10 test videos' in table
     # The demo's data holds the 5 classes its configs are sized for.
-    from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES
+    from synthetic_writer import TRANSLATION_CLASSES
     classes = (work_dir / 'data' / 'classes.txt').read_text().splitlines()
     assert tuple(classes) == TRANSLATION_CLASSES
     assert '5 classes (chance 20%)' in table

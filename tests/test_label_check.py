@@ -20,7 +20,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import ms_plugin  # noqa: F401
-from ms_plugin.datasets import write_dataset
+from synthetic_writer import write_dataset
 from ms_plugin.datasets.check import check_labels, label_problems, model_num_classes
 from ms_plugin.utils.errors import InputError
 from ms_plugin.engine.hooks import rng_state_hook

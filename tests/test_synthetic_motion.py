@@ -12,7 +12,7 @@ from conftest import load_tool
 import ms_plugin  # noqa: F401  (compat fixes before mmaction's registries)
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
-from ms_plugin.datasets.synthetic_motion import (CLASS_SETS, CLASSES, TRANSLATION_CLASSES,
+from synthetic_writer import (CLASS_SETS, CLASSES, TRANSLATION_CLASSES,
                                                  MotionSpec,
                                                  flip_label_map,
                                                  load_flip_label_map,

@@ -5,7 +5,7 @@ Stages (the console shows which one of how many, with a progress bar):
 
 1. data: writes the synthetic motion dataset (5 classes that differ only in
    how a textured object moves over a textured background: it stays still or
-   moves left, right, up or down; see ``ms_plugin/datasets/synthetic_motion.py``)
+   moves left, right, up or down; see ``tools/data/synthetic/synthetic_writer.py``)
    into ``WORK_DIR/data``, or reuses the one already there (``--force`` writes
    it again).
 2. one stage per model of ``configs/synthetic/``: trains it from scratch,
@@ -47,7 +47,9 @@ from tqdm import tqdm
 
 from ms_plugin.cli import add_seed, run_tool
 
+# the demo's parts, and the synthetic data generator
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'synthetic'))
 from demo_data import (OBJECT_RADIUS, OBJECT_SPEED, check_work_dir, data_options,  # noqa: E402
                        demo_classes, make_data, model_options, needed_megabytes)
 from demo_progress import ProgressBarHook  # noqa: E402

@@ -115,11 +115,11 @@ def synthetic_hint(ann_file: str, num_classes: int) -> str:
     meta_file = osp.join(osp.dirname(osp.abspath(ann_file)), 'meta.json')
     try:
         with open(meta_file) as f:
-            classes = json.load(f)['classes']
-    except (OSError, ValueError, KeyError, TypeError):
+            meta = json.load(f)
+        classes, sets = meta['classes'], meta.get('class_sets', {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ''
-    from .synthetic_motion import CLASS_SETS
-    names = [name for name, chosen in CLASS_SETS.items() if len(chosen) == num_classes]
+    names = [name for name, size in sets.items() if size == num_classes]
     if not names or len(classes) == num_classes:
         return ''
     return (f'; this is tools/data/synthetic_motion.py data with {len(classes)} classes '

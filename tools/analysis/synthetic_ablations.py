@@ -43,11 +43,12 @@ from mmengine.runner import Runner
 
 from ms_plugin.apis import count_flops
 from ms_plugin.cli import add_cfg_options, add_seed, check_output_dir, run_tool
-from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES, MotionSpec, write_dataset
 from ms_plugin.engine.runner import merge_train_args
 from ms_plugin.utils.errors import InputError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'data', 'synthetic'))  # the synthetic data generator
+from synthetic_writer import TRANSLATION_CLASSES, MotionSpec, write_dataset  # noqa: E402
 ABLATION_DIR = osp.join(ROOT, 'configs', 'ablations')
 PAPER_BASE = osp.join(ROOT, 'configs', 'msnet_r50_sthv1.py')
 SYNTHETIC_BASE = osp.join(ROOT, 'configs', 'synthetic', 'msnet_r18_synthetic.py')

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the synthetic motion dataset (see ms_plugin/datasets/synthetic_motion.py).
+"""Write the synthetic motion dataset (see tools/data/synthetic/synthetic_writer.py).
 
 Examples::
 
@@ -11,12 +11,14 @@ Examples::
         --radius 0.25 0.35 --speed 0.2 0.28 --layouts videos
 """
 import argparse
+import os.path as osp
 import sys
 import time
 
-from ms_plugin.cli import add_seed, check_output_dir, run_tool
-from ms_plugin.datasets.synthetic_motion import CLASS_SETS, CLASSES, MotionSpec, write_dataset
-from ms_plugin.utils.errors import InputError
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'synthetic'))  # the generator
+from ms_plugin.cli import add_seed, check_output_dir, run_tool  # noqa: E402
+from ms_plugin.utils.errors import InputError  # noqa: E402
+from synthetic_writer import CLASS_SETS, CLASSES, MotionSpec, write_dataset  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """How well motion maps agree with where the synthetic data's object really is.
 
 The synthetic generator knows each frame's object mask
-(:func:`~ms_plugin.datasets.synthetic_render.make_clip_masks`), so the motion
+(``make_clip_masks`` of ``tools/data/synthetic/synthetic_render.py``), so the motion
 a model's MotionSqueeze module estimates on a clip of translating objects can
 be scored: :func:`translation_agreement`. ``make demo`` uses it to check the
 trained MSNet's maps.

@@ -15,7 +15,7 @@ import shutil
 from typing import Callable, List, Optional
 
 from ms_plugin.cli import check_output_dir
-from ms_plugin.datasets.synthetic_motion import TRANSLATION_CLASSES, MotionSpec, write_dataset
+from synthetic_writer import TRANSLATION_CLASSES, MotionSpec, write_dataset
 from ms_plugin.utils.errors import InputError
 
 __all__ = [

@@ -24,7 +24,7 @@ from demo_data import demo_classes, demo_spec
 from demo_progress import ProgressBarHook
 from ms_plugin.apis import (build_recognizer, count_flops, flops_report, save_motion,
                             video_motion, write_motion)
-from ms_plugin.datasets.synthetic_render import make_clip_masks
+from synthetic_render import make_clip_masks
 from ms_plugin.engine.runner import merge_test_args, merge_train_args, run_and_tear_down
 
 __all__ = ['check_motion', 'complexity', 'draw_motion', 'train_and_test']

@@ -17,12 +17,11 @@ JPEG frames ``{:05}.jpg`` with ``{split}_list_rawframes.txt`` (lines
 classes (left and right, clockwise and anticlockwise);
 ``flip_label_map.json`` names them for ``Flip(flip_label_map=...)``.
 
-The parts: the classes and the speeds and sizes (:mod:`.synthetic_classes`),
-the rendering, pure numpy (:mod:`.synthetic_render`), the writers (this
-module, with OpenCV), and the agreement of a model's motion maps with the
-object's true masks (``tools/demo/demo_agreement.py``). This module re-exports
-the first two, so ``from ms_plugin.datasets.synthetic_motion import
-make_clip`` still works.
+The parts, in this folder (``tools/data/synthetic``, which the tools that use
+it put on ``sys.path``; it serves the demo, the tools and the tests, not the
+installed package): the classes and the speeds and sizes
+(``synthetic_classes``), the rendering, pure numpy (``synthetic_render``) and
+the writers (this module, with OpenCV). This module re-exports the first two.
 """
 import json
 import os
@@ -32,10 +31,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..utils.video import write_video
-from .synthetic_classes import (CLASS_SETS, CLASSES, FLIP_PAIRS, SHAPES, SPLIT_IDS,
+from ms_plugin.utils.video import write_video
+from synthetic_classes import (CLASS_SETS, CLASSES, FLIP_PAIRS, SHAPES, SPLIT_IDS,
                                 TRANSLATION_CLASSES, MotionSpec, flip_label_map)
-from .synthetic_render import (make_clip, make_clip_masks, random_texture, render_clip,
+from synthetic_render import (make_clip, make_clip_masks, random_texture, render_clip,
                                render_masks, sample_appearance, sample_motion)
 
 __all__ = [
@@ -136,7 +135,8 @@ def write_dataset(out_dir: str,
                   indent=1)
     meta = dict(num_videos=dict(num_videos), seed=seed, size=size,
                 num_frames=num_frames, spec=spec.__dict__,
-                classes=list(classes), layouts=list(layouts))
+                classes=list(classes), layouts=list(layouts),
+                class_sets={name: len(chosen) for name, chosen in CLASS_SETS.items()})
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     return meta

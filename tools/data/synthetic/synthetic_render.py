@@ -1,14 +1,14 @@
 """Rendering of the synthetic motion clips: pure numpy, the same arguments give the same clip.
 
 An object of random shape, colours and texture moves over a random static
-background as its class says (see :mod:`.synthetic_motion`).
+background as its class says (see ``synthetic_writer``).
 """
 import math
 from typing import Sequence, Tuple
 
 import numpy as np
 
-from .synthetic_classes import CLASSES, SHAPES, SPLIT_IDS, MotionSpec
+from synthetic_classes import CLASSES, SHAPES, SPLIT_IDS, MotionSpec
 
 __all__ = ['make_clip', 'make_clip_masks', 'random_texture', 'render_clip', 'render_masks',
            'sample_appearance', 'sample_motion']
