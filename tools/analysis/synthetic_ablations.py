@@ -6,23 +6,26 @@ the MS arguments of one ablation row changed (``ms_stages``, ``ms_cfg``).
 That change (:func:`row_options`, read from the two configs, nothing typed
 twice) goes onto ``configs/synthetic/msnet_r18_synthetic.py``: MSNet-R18
 from scratch on the synthetic motion data of ``make demo`` (5 classes that
-differ only in how an object moves). Every row, and ``full`` (the base with
-nothing changed), trains from the same seed on the same data with the same
-schedule, without validation or checkpoints, and is then tested on the test
-videos by the same Runner; its parameters and FLOPs are counted for one clip
-(``ms_plugin.apis.count_flops``, as ``tools/analysis/get_flops.py``).
+differ only in how an object moves). Every row, and ``paper`` (the paper's
+module, nothing changed), trains from the same seed on the same data with the
+same schedule (that config's, for one epoch by default), without validation
+or checkpoints, and is then tested on the test videos by the same Runner; its
+parameters and FLOPs are counted for one clip (``ms_plugin.apis.count_flops``,
+as ``tools/analysis/get_flops.py``).
 
 The data is written into ``WORK_DIR/data`` (or reused when it is there with
 the same settings). MMEngine's log of each row goes to
-``WORK_DIR/<row>/run.log``; the console gets one line per row, then the
-table (also in ``WORK_DIR/results.md``; ``results.json`` holds each row's
-``--cfg-options`` too, so that ``tools/train.py`` and ``tools/test.py`` can
-repeat a row).
+``WORK_DIR/<row>/run.log`` and its result to ``WORK_DIR/<row>/result.json``,
+which a later run with the same options reuses instead of training the row
+again (an interrupted run goes on where it stopped). The console gets one
+line per row, then the table (also in ``WORK_DIR/results.md``;
+``results.json`` holds each row's ``--cfg-options`` too, so that
+``tools/train.py`` and ``tools/test.py`` can repeat a row).
 
 Examples::
 
     python tools/analysis/synthetic_ablations.py  # every row (docs/ablations.md)
-    python tools/analysis/synthetic_ablations.py --rows full argmax d1
+    python tools/analysis/synthetic_ablations.py --rows paper argmax d1
 """
 import ms_plugin  # noqa: F401,I001  (first: the stack fixes, the plugin's models registered)
 import argparse
@@ -60,6 +63,10 @@ ROW_KEYS = ('model.backbone.ms_stages', 'model.backbone.ms_cfg.')
 # frame sides moving 0.2 to 0.28 frame sides a frame.
 SPEC = MotionSpec(speed=(0.2, 0.28), radius=(0.25, 0.35))
 NUM_FRAMES = 8  # the synthetic configs' num_segments: every frame of a video
+# One epoch (160 updates of 4 clips), half the demo's two: from scratch the directions
+# take updates more than clips (docs/demo.md: 160 updates of 8 clips gave 90 % top-1), and
+# 14 rows of 2 epochs would take about 40 minutes on 2 quiet cores.
+EPOCHS = 1
 
 
 def flatten(tree: dict, prefix: str = '') -> Dict[str, object]:
@@ -111,12 +118,12 @@ def _order(options: Dict[str, object]) -> tuple:
 
 
 def ablation_rows(names: Optional[List[str]] = None) -> Dict[str, Dict[str, object]]:
-    """``{row: options}``: ``full`` (no change) first, then each config of ``configs/ablations/``
+    """``{row: options}``: ``paper`` (no change) first, then each config of ``configs/ablations/``
     grouped by the argument it changes; ``names`` picks some, in that order."""
     rows, base = {}, Config.fromfile(PAPER_BASE)
     for path in glob.glob(osp.join(ABLATION_DIR, ROW_PREFIX + '*.py')):
         rows[osp.basename(path)[len(ROW_PREFIX):-3]] = row_options(path, base)
-    rows = dict(full={}, **dict(sorted(rows.items(), key=lambda row: _order(row[1]))))
+    rows = dict(paper={}, **dict(sorted(rows.items(), key=lambda row: _order(row[1]))))
     unknown = sorted(set(names or ()) - set(rows))
     if unknown:
         raise InputError(f'unknown row(s) {unknown}; the rows are {list(rows)}.')
@@ -153,9 +160,9 @@ def prepare_data(data_dir: str, args: argparse.Namespace) -> bool:
     return False
 
 
-def run_options(data_dir: str, epochs: Optional[int]) -> Dict[str, object]:
-    """What every row's run changes in the synthetic config: the data and its loading,
-    ``epochs`` when given, no checkpoints (the Runner that trains a row tests it)."""
+def run_options(data_dir: str, epochs: int) -> Dict[str, object]:
+    """What every row's run changes in the synthetic config: the data and its loading, the
+    epochs, no checkpoints (the Runner that trains a row tests it)."""
     options = {'default_hooks.checkpoint': None, 'default_hooks.logger.interval': 10}
     for loader, split in (('train_dataloader', 'train'), ('test_dataloader', 'val')):
         options[f'{loader}.dataset.ann_file'] = f'{data_dir}/{split}_list_videos.txt'
@@ -164,10 +171,20 @@ def run_options(data_dir: str, epochs: Optional[int]) -> Dict[str, object]:
         # end of each run, and a 96x96 clip decodes in a few ms. Without workers the
         # annotations need no serialising (a gc.collect() per dataset).
         options.update({f'{loader}.num_workers': 0, f'{loader}.dataset.serialize_data': False})
-    epochs = epochs or Config.fromfile(SYNTHETIC_BASE).train_cfg.max_epochs
     options.update({'train_cfg.max_epochs': epochs, 'param_scheduler.1.T_max': epochs,
                     'param_scheduler.1.end': epochs})
     return options
+
+
+def finished_row(path: str, wanted: dict) -> Optional[dict]:
+    """The result a row's earlier run left in ``path``, if it ran with ``wanted``'s options
+    and seed; else None."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        result = json.load(f)
+    same = all(result.get(key) == value for key, value in json.loads(json.dumps(wanted)).items())
+    return result if same else None
 
 
 @contextlib.contextmanager
@@ -233,7 +250,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/synthetic_ablations',
                         help='data, logs and results (default: work_dirs/synthetic_ablations)')
     parser.add_argument('--rows', nargs='+', metavar='ROW',
-                        help='rows to run (default: all): full, or a config name of '
+                        help='rows to run (default: all): paper, or a config name of '
                         f'configs/ablations/ without {ROW_PREFIX} and .py')
     add_seed(parser, 'the data and of every training')
     parser.add_argument('--num-videos', type=int, default=640,
@@ -242,8 +259,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='test videos (default: 200)')
     parser.add_argument('--size', type=int, default=96,
                         help='frame side in pixels (default: 96: res3 maps of 12x12)')
-    parser.add_argument('--epochs', type=int, default=None,
-                        help="training epochs (default: the synthetic config's, 2)")
+    parser.add_argument('--epochs', type=int, default=EPOCHS,
+                        help=f'training epochs (default: {EPOCHS})')
     parser.add_argument('--threads', type=int,
                         default=int(os.environ.get('OMP_NUM_THREADS', 2)),
                         help='CPU threads (default: $OMP_NUM_THREADS, else 2)')
@@ -269,20 +286,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         row_dir = osp.join(work_dir, name)
         os.makedirs(row_dir, exist_ok=True)
         options = {**common, **row, **args.cfg_options}  # the user's last
-        result = dict(options=row, cfg_options=options)
-        result.update(train_and_test(options, row_dir, args.seed))
-        result.update(complexity({**row, **args.cfg_options}, args.size))
-        results[name] = result
+        result = dict(options=row, cfg_options=options, seed=args.seed)
+        done = finished_row(osp.join(row_dir, 'result.json'), result)
+        if done is None:
+            result.update(train_and_test(options, row_dir, args.seed))
+            result.update(complexity({**row, **args.cfg_options}, args.size))
+            with open(osp.join(row_dir, 'result.json'), 'w') as f:
+                json.dump(result, f, indent=1)
+        results[name] = result = done or result
         print(f'{name} ({describe(row)}): top-1 {100 * result["top1"]:.1f} %, '
-              f'{result["train_minutes"]:.1f} min training', flush=True)
-    text = table(results, args, common['train_cfg.max_epochs'])
+              f'{result["train_minutes"]:.1f} min training'
+              + (' (reused: its result.json)' if done else ''), flush=True)
+    text = table(results, args, args.epochs)
     minutes = (time.time() - start) / 60
     text += f'\n\nTotal: {minutes:.1f} min (data, training, tests, FLOP counts).'
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(text + '\n')
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(results=results, minutes=minutes, args=vars(args)), f, indent=1,
-                  default=repr)
+        json.dump(dict(results=results, minutes=minutes, args=vars(args)), f, indent=1)
     print('\n' + text)
     return 0
 
