@@ -22,20 +22,22 @@ from .correlation import _source_rows, _target_runs, _window_view
 __all__ = ['fused_correlation_motion']
 
 
-def _gather_windows(grad: torch.Tensor, f: torch.Tensor, d: int) -> torch.Tensor:
+def _gather_windows(grad: torch.Tensor, f: torch.Tensor, d: int,
+                    spread: torch.Tensor) -> torch.Tensor:
     """``out[n, :, y, x] = sum_k grad[n, y, x, k] * f[n, :, (y, x) + o_k]`` (zero outside).
 
     Args:
         grad (Tensor): ``[N, H, W, 2d+1, 2d+1]``.
         f (Tensor): ``[N, C, H, W]``.
+        spread (Tensor): ``[N*(H+d), W, run]``, overwritten: the row product's
+            buffer, zero but at the windows, which hold ``grad``.
 
     Returns:
         Tensor: ``[N, C, H, W]``.
     """
     n, c, h, w = f.shape
     runs = _target_runs(f, d)  # [N*(H+d), C, run]
-    spread = grad.new_zeros(n * (h + d), w, runs.shape[-1])  # [N*(H+d), W, run]
-    _window_view(spread, n, h, w, d).copy_(grad)
+    _window_view(spread.zero_(), n, h, w, d).copy_(grad)
     out = torch.bmm(spread, runs.transpose(1, 2))  # [N*(H+d), W, C]
     # [N*(H+d), W, C] -> [N, H+d, W, C] -> [N, H, W, C] -> [N, C, H, W]
     return out.view(n, h + d, w, c)[:, :h].permute(0, 3, 1, 2)
@@ -60,11 +62,14 @@ def _to_targets(grad: torch.Tensor, d: int) -> torch.Tensor:
                              2 * d * p + 2 * d)
 
 
-def _scores(f1: torch.Tensor, f2: torch.Tensor, d: int) -> torch.Tensor:
-    """``relu(local_correlation(f1, f2, d))`` as ``[N, H, W, 2d+1, 2d+1]`` (contiguous)."""
+def _scores(f1: torch.Tensor, f2: torch.Tensor, d: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``relu(local_correlation(f1, f2, d))`` as ``[N, H, W, 2d+1, 2d+1]`` (contiguous).
+
+    Also returns the row product ``[N*(H+d), W, run]`` it was read from.
+    """
     n, _, h, w = f1.shape
     prod = torch.bmm(_source_rows(f1, d), _target_runs(f2, d))  # [N*(H+d), W, run]
-    return torch.relu(_window_view(prod, n, h, w, d))
+    return torch.relu(_window_view(prod, n, h, w, d)), prod
 
 
 def _weights(best: torch.Tensor, cells: torch.Tensor, sigma: float, temperature: float,
@@ -82,7 +87,7 @@ class _FusedMatching(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, f1, f2, d, sigma, temperature, mode, cells):
-        scores = _scores(f1, f2, d).flatten(3)  # [N, H, W, P, P] -> [N, H, W, K]
+        scores = _scores(f1, f2, d)[0].flatten(3)  # [N, H, W, P, P] -> [N, H, W, K]
         confidence, best = scores.max(dim=-1)  # [N, H, W] each
         ctx.save_for_backward(f1, f2, best, cells)
         ctx.args = d, sigma, temperature, mode
@@ -95,7 +100,7 @@ class _FusedMatching(torch.autograd.Function):
     def backward(ctx, grad_disp, grad_conf):
         f1, f2, best, cells = ctx.saved_tensors
         d, sigma, temperature, mode = ctx.args
-        scores = _scores(f1, f2, d)  # [N, H, W, P, P]
+        scores, prod = _scores(f1, f2, d)  # [N, H, W, P, P], [N*(H+d), W, run]
         n, h, w, p, _ = scores.shape
         scores = scores.view(n, h, w, p * p)  # -> [N, H, W, K]
         if mode == 'hard' or d == 0:  # the displacement takes no gradient
@@ -109,8 +114,10 @@ class _FusedMatching(torch.autograd.Function):
         grad = grad.scatter_add(-1, best.unsqueeze(-1), grad_conf.unsqueeze(-1))
         # The ReLU's gradient: none where the correlation was not positive.
         grad = torch.where(scores > 0, grad, grad.new_zeros(())).view(n, h, w, p, p)
-        grad_f1 = _gather_windows(grad, f2, d)
-        grad_f2 = _gather_windows(_to_targets(grad, d), f1, d)
+        # The product's buffer, no longer needed, serves the first gather (no
+        # new allocation); the second needs its own (double backward keeps both).
+        grad_f1 = _gather_windows(grad, f2, d, prod)
+        grad_f2 = _gather_windows(_to_targets(grad, d), f1, d, torch.empty_like(prod))
         return grad_f1, grad_f2, None, None, None, None, None
 
 

@@ -9,25 +9,24 @@ ratios, and the memory kept for backward. An optimisation stays in ``ms_plugin``
 3 % of the forward+backward time or 5 % of that memory
 (``docs/benchmarks.md``).
 
-Variants built from plain operators here:
+Variants built from plain operators here (the module as it is computes the
+matching with ``correlation_impl='fused'``, its written-out backward):
 
-- ``no_checkpoint``: the matching (correlation, ReLU, kernel-soft-argmax)
-  through plain autograd, instead of recomputed in backward;
+- ``autograd_checkpoint``: the matching (``'strided'`` correlation, ReLU,
+  kernel-soft-argmax) through plain autograd, recomputed in backward by
+  ``torch.utils.checkpoint`` (``correlation_impl='strided'``);
+- ``no_checkpoint``: the same without the checkpoint;
+- ``allpairs``: as ``autograd_checkpoint`` with ``correlation_impl='allpairs'``;
 - ``plain_relu_add``: ``x + torch.relu(y)`` instead of ``ops.relu_add``;
 - ``masked_fill_relu``: the last ReLU as ``y.masked_fill(y < 0, 0)`` (plain
   operators that also keep a 1-byte mask) before the residual sum;
-- ``logit_floor``: logits more than 80 below the best raised to that floor
-  before the softmax (no denormal floats in ``exp``);
-- ``cached_table``: the Gaussian table of the kernel-soft-argmax built once,
-  not in every call;
 - ``bmm_1x1``: the 1x1 convs as one batched ``bmm`` instead of ``nn.Conv2d``
-  (the earlier ``PointwiseConv2d``);
-- ``allpairs``: ``correlation_impl='allpairs'``.
+  (the earlier ``PointwiseConv2d``).
 
 With ``--old-ops PATH`` (a copy of an earlier ``ms_plugin/ops`` folder that
 has them, loaded as a package), the earlier CPU forms too: ``scale_rank_argmax`` (``max_and_argmax``),
 ``old_relu_add_`` (in place), ``hand_backward`` (``correlation_motion``'s written-out
-backward) and ``masked_strided`` (the earlier correlation with a 0/1 mask).
+backward of the masked layout) and ``masked_strided`` (the correlation with a 0/1 mask).
 
 Example::
 
@@ -47,28 +46,27 @@ import ms_plugin  # noqa: E402,F401  (registers the modules, applies the stack f
 from mmengine.logging import MMLogger  # noqa: E402
 from ms_plugin.cli import add_timing_args, apply_timing_args  # noqa: E402
 from ms_plugin.models.backbones import ResNetTSM_MS  # noqa: E402
-from ms_plugin.ops import (displacement_grid, l2_normalize, local_correlation,  # noqa: E402
-                           relu_add)
+from ms_plugin.ops import (correlation_motion, displacement_grid, l2_normalize,  # noqa: E402
+                           local_correlation, relu_add)
 from profiling import (MIB, cpu_name, interleaved_times, kept_for_backward,  # noqa: E402
                        medians_ms, no_grad, ratios)
 
-BASE = dict(checkpoint=True, corr='strided', bmm_1x1=False, argmax='max', last_relu='relu_add',
-            floor=False, hand_backward=False, cached_table=False)
-_TABLES = {}  # cached_table: the Gaussian table, built once
+BASE = dict(matching='fused', checkpoint=True, corr='strided', bmm_1x1=False, argmax='max',
+            last_relu='relu_add', hand_backward=False)
+AUTOGRAD = dict(matching='autograd')
 VARIANTS = {
-    'no_checkpoint': dict(checkpoint=False),
+    'autograd_checkpoint': AUTOGRAD,
+    'no_checkpoint': dict(AUTOGRAD, checkpoint=False),
+    'allpairs': dict(AUTOGRAD, corr='allpairs'),
     'plain_relu_add': dict(last_relu='relu'),
     'masked_fill_relu': dict(last_relu='masked_fill'),
-    'logit_floor': dict(floor=True),
-    'cached_table': dict(cached_table=True),
     'bmm_1x1': dict(bmm_1x1=True),
-    'allpairs': dict(corr='allpairs'),
 }
 OLD_VARIANTS = {
-    'scale_rank_argmax': dict(argmax='scale_rank'),
+    'scale_rank_argmax': dict(AUTOGRAD, argmax='scale_rank'),
     'old_relu_add_': dict(last_relu='old_relu_add_'),
-    'hand_backward': dict(hand_backward=True),
-    'masked_strided': dict(corr='masked_strided'),
+    'hand_backward': dict(AUTOGRAD, hand_backward=True),
+    'masked_strided': dict(AUTOGRAD, corr='masked_strided'),
 }
 
 
@@ -98,20 +96,16 @@ def conv_module(cm, x, v, old, act=True):
 
 
 def soft_argmax(corr, d, sigma, temperature, v, old):
-    """The kernel-soft-argmax of ``ms_plugin.ops`` with the variant's arg-max and floor."""
+    """The kernel-soft-argmax of ``ms_plugin.ops`` with the variant's arg-max."""
     scores = corr.permute(0, 2, 3, 1)  # [N, K, H, W] -> [N, H, W, K]
     cells = displacement_grid(d, corr.device, scores.dtype).t()  # [K, 2]
     if v.argmax == 'scale_rank':
         confidence, best = (t.squeeze(-1) for t in old.max_and_argmax(scores))
     else:
         confidence, best = scores.max(dim=-1)  # [N, H, W]
-    key = (d, sigma, corr.device)
-    if not v.cached_table or key not in _TABLES:
-        dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
-        _TABLES[key] = torch.exp(dist2 / (-2 * sigma ** 2))
-    logits = scores * temperature * _TABLES[key][best]
-    if v.floor:
-        logits = logits.clamp(min=(confidence.unsqueeze(-1) * temperature - 80).detach())
+    dist2 = (cells.unsqueeze(1) - cells.unsqueeze(0)).square().sum(-1)  # [K, K]
+    table = torch.exp(dist2 / (-2 * sigma ** 2))
+    logits = scores * temperature * table.index_select(0, best.flatten()).view(scores.shape)
     displacement = torch.softmax(logits, dim=-1) @ cells / d  # [N, H, W, 2]
     # [N, H, W, 2] + [N, H, W, 1] -> [N, H, W, 3] -> [N, 3, H, W]
     return torch.cat([displacement, confidence.unsqueeze(-1)], -1).permute(0, 3, 1, 2)
@@ -133,7 +127,9 @@ def variant_forward(ms, x, v, old):
             corr = local_correlation(a, b, d, v.corr)
         return soft_argmax(corr.relu(), d, ms.sigma, ms.temperature, v, old)
 
-    if v.hand_backward:
+    if v.matching == 'fused':
+        motion = correlation_motion(src, tgt, d, ms.sigma, ms.temperature, 'kernel', 'fused')
+    elif v.hand_backward:
         motion = old.correlation_motion(src, tgt, d, ms.sigma, ms.temperature)
     elif v.checkpoint:
         motion = checkpoint(matching, src, tgt, use_reentrant=False)
