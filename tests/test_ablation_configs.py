@@ -12,6 +12,7 @@ differs. ``docs/ablations.md`` runs the tool that trains the rows at R18 sizes.
 import ms_plugin  # noqa: F401,I001  (first: it fixes the stack that mmaction.models needs)
 import copy
 import functools
+import json
 
 import pytest
 import torch
@@ -151,3 +152,13 @@ def test_config_is_its_row_and_trains_and_tests_on_the_sthv1_miniature(
             evaluator.process(outputs, data)
     metrics = evaluator.evaluate(len(loader.dataset))
     assert 0 <= metrics['acc/top1'] <= 1
+
+
+def test_a_row_is_reused_only_with_the_same_options_and_seed(tmp_path):
+    wanted = dict(options={STAGES: (0, 1)}, cfg_options={STAGES: (0, 1), 'a.b': None}, seed=0)
+    path = tmp_path / 'result.json'
+    assert ablations.finished_row(str(path), wanted) is None
+    path.write_text(json.dumps(dict(wanted, top1=0.5)))  # tuples come back as lists
+    assert ablations.finished_row(str(path), wanted)['top1'] == 0.5
+    assert ablations.finished_row(str(path), dict(wanted, seed=1)) is None
+    assert ablations.finished_row(str(path), dict(wanted, options={STAGES: (0, )})) is None

@@ -119,15 +119,17 @@ def _order(options: Dict[str, object]) -> tuple:
 
 def ablation_rows(names: Optional[List[str]] = None) -> Dict[str, Dict[str, object]]:
     """``{row: options}``: ``paper`` (no change) first, then each config of ``configs/ablations/``
-    grouped by the argument it changes; ``names`` picks some, in that order."""
-    rows, base = {}, Config.fromfile(PAPER_BASE)
-    for path in glob.glob(osp.join(ABLATION_DIR, ROW_PREFIX + '*.py')):
-        rows[osp.basename(path)[len(ROW_PREFIX):-3]] = row_options(path, base)
-    rows = dict(paper={}, **dict(sorted(rows.items(), key=lambda row: _order(row[1]))))
-    unknown = sorted(set(names or ()) - set(rows))
+    grouped by the argument it changes; ``names`` picks some (only those are read)."""
+    paths = {osp.basename(path)[len(ROW_PREFIX):-3]: path
+             for path in glob.glob(osp.join(ABLATION_DIR, ROW_PREFIX + '*.py'))}
+    unknown = sorted(set(names or ()) - set(paths) - {'paper'})
     if unknown:
-        raise InputError(f'unknown row(s) {unknown}; the rows are {list(rows)}.')
-    return {name: rows[name] for name in rows if names is None or name in names}
+        raise InputError(f'unknown row(s) {unknown}; the rows are {["paper", *sorted(paths)]}.')
+    base = Config.fromfile(PAPER_BASE)
+    rows = {name: row_options(path, base) for name, path in paths.items()
+            if names is None or name in names}
+    rows = dict(sorted(rows.items(), key=lambda row: _order(row[1])))
+    return {'paper': {}, **rows} if names is None or 'paper' in names else rows
 
 
 def describe(options: Dict[str, object]) -> str:
