@@ -92,12 +92,16 @@ class _FusedMatching(torch.autograd.Function):
         ctx.save_for_backward(f1, f2, best, cells)
         ctx.args = d, sigma, temperature, mode
         if mode == 'hard' or d == 0:
-            return cells[best], confidence
-        prob = torch.softmax(scores * _weights(best, cells, sigma, temperature, mode), -1)
-        return prob @ cells, confidence  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
+            displacement = cells[best]
+        else:
+            prob = torch.softmax(scores * _weights(best, cells, sigma, temperature, mode), -1)
+            displacement = prob @ cells  # [N, H, W, K] x [K, 2] -> [N, H, W, 2]
+        # One tensor (torch 2.1's compiler takes no other): [N, H, W, 2 + 1]
+        return torch.cat([displacement, confidence.unsqueeze(-1)], -1)
 
     @staticmethod
-    def backward(ctx, grad_disp, grad_conf):
+    def backward(ctx, grad_out):
+        grad_disp, grad_conf = grad_out[..., :2], grad_out[..., 2]  # [N, H, W, 2], [N, H, W]
         f1, f2, best, cells = ctx.saved_tensors
         d, sigma, temperature, mode = ctx.args
         scores, prod = _scores(f1, f2, d)  # [N, H, W, P, P], [N*(H+d), W, run]
@@ -122,9 +126,8 @@ class _FusedMatching(torch.autograd.Function):
 
 
 def fused_correlation_motion(f1: torch.Tensor, f2: torch.Tensor, d: int, sigma: float,
-                             temperature: float, mode: str,
-                             cells: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Displacement ``[N, H, W, 2]`` (grid cells) and confidence ``[N, H, W]`` of the matching.
+                             temperature: float, mode: str, cells: torch.Tensor) -> torch.Tensor:
+    """Displacement (dx, dy, in grid cells) and confidence of the matching, ``[N, H, W, 3]``.
 
     ``f1`` and ``f2`` are ``[N, C, H, W]`` in float32 or float64, ``cells`` the
     ``[K, 2]`` (dx, dy) of each displacement; the other arguments are

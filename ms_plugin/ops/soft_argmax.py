@@ -136,8 +136,8 @@ def correlation_motion(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int
     acc = accumulation_dtype(f1.dtype)
     with torch.autocast(device_type=f1.device.type, enabled=False):
         cells = displacement_grid(d, f1.device, acc).t()  # [K, 2]: (dx, dy)
-        displacement, confidence = fused_correlation_motion(
-            f1.to(acc), f2.to(acc), d, sigma, temperature, mode, cells)  # [N, H, W, 2], [N, H, W]
-    # [N, H, W, 2] -> [N, 2, H, W] (units of d, in [-1, 1]); [N, H, W] -> [N, 1, H, W]
-    motion = torch.cat([displacement / max(d, 1), confidence.unsqueeze(-1)], -1)
+        motion = fused_correlation_motion(f1.to(acc), f2.to(acc), d, sigma, temperature, mode,
+                                          cells)  # [N, H, W, 3]
+        # dx, dy in units of d (in [-1, 1]); [N, H, W, 3] -> [N, 3, H, W]
+        motion = motion * motion.new_tensor([1 / max(d, 1), 1 / max(d, 1), 1])
     return motion.permute(0, 3, 1, 2).to(f1.dtype)
