@@ -65,7 +65,10 @@ def test_get_flops_counts_params_and_the_motion_squeeze_module(tmp_path):
     # The correlation is counted (as the matrix products that compute it run); by its
     # definition it is 3 frame pairs x 64 channels x 8x8 positions x 225 offsets.
     assert msnet['correlation_definition'][ms_name] == 3 * 64 * 8 * 8 * 225
-    assert 0 < msnet['ms_matmul'][ms_name] < msnet['ms_flops'][ms_name]
+    # The default 'fused' matching is counted as 'strided' (the same row products,
+    # at least the definition's), not missed inside its autograd function.
+    assert (msnet['correlation_definition'][ms_name] <= msnet['ms_matmul'][ms_name]
+            < msnet['ms_flops'][ms_name])
     assert msnet['params'] - tsm['params'] == msnet['ms_params'][ms_name]
 
 

@@ -17,7 +17,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
 
 from ..deployment.recognizer import WholeRecognizer
-from ..models import MotionSqueeze
+from ..models import MotionSqueeze, motion_squeeze_modules
 from ..utils.errors import InputError
 from .inference import build_recognizer, config_test_pipeline, one_view_pipeline, views_and_size
 
@@ -88,9 +88,14 @@ def count_flops(config: Union[str, Config], shape: Optional[Sequence[int]] = Non
         dict: ``flops`` (multiply-adds), ``params``, ``shape``; ``by_part``
         (backbone, neck, head), and for each MS module ``ms_flops``,
         ``ms_params``, ``ms_matmul`` (its matrix products) and
-        ``correlation_definition``; ``not_counted`` (op -> count).
+        ``correlation_definition``; ``not_counted`` (op -> count). A
+        ``'fused'`` matching is counted as ``'strided'``, the same products
+        (the counter does not see inside an autograd function).
     """
     recognizer, cfg = build_recognizer(config, cfg_options=cfg_options, warn_random=False)
+    for ms in motion_squeeze_modules(recognizer).values():
+        if ms.correlation_impl == 'fused':
+            ms.correlation_impl = 'strided'
     shape = flops_input_shape(cfg, shape)
     if not hasattr(recognizer, 'extract_feat'):
         raise InputError(f'{type(recognizer).__name__} has no extract_feat; only '
